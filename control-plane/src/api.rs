@@ -1,0 +1,266 @@
+//! The HTTP surface: the 38 operations' methods and URIs, request parsing and JSON answers.
+//!
+//! [`app`] is the only wiring; tests drive it in memory or over a socket. Handlers parse the
+//! URI, query and body, run the [`Service`] call on a blocking thread (storage waits on
+//! fsync), and render either the JSON answer or the [`ApiError`].
+
+use std::time::Instant;
+
+use appmesh_model::{Kind, ResourceKey};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+use serde_json::Value;
+
+use crate::error::{ApiError, ErrorKind};
+use crate::service::{Container, Query, Service};
+
+const PREFIX: &str = "/v20190125";
+
+/// The complete API as a router over `service`.
+pub fn app(service: Service) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route(&format!("{PREFIX}/tags"), only(MethodFilter::GET, list_tags))
+        .route(&format!("{PREFIX}/tag"), only(MethodFilter::PUT, tag_resource))
+        .route(&format!("{PREFIX}/untag"), only(MethodFilter::PUT, untag_resource));
+    for kind in Kind::ALL {
+        let (collection, item) = uris(kind);
+        router = router
+            .route(
+                &collection,
+                on(MethodFilter::GET, move |s: State<Service>, p: Params, q: RawQuery| list(kind, s, p, q))
+                    .on(MethodFilter::PUT, move |s: State<Service>, p: Params, q: RawQuery, b: Bytes| {
+                        create(kind, s, p, q, b)
+                    })
+                    .fallback(method_not_allowed),
+            )
+            .route(
+                &item,
+                on(MethodFilter::GET, move |s: State<Service>, p: Params, q: RawQuery| describe(kind, s, p, q))
+                    .on(MethodFilter::PUT, move |s: State<Service>, p: Params, q: RawQuery, b: Bytes| {
+                        update(kind, s, p, q, b)
+                    })
+                    .on(MethodFilter::DELETE, move |s: State<Service>, p: Params, q: RawQuery| delete(kind, s, p, q))
+                    .fallback(method_not_allowed),
+            );
+    }
+    router
+        .fallback(unknown_operation)
+        .layer(middleware::from_fn(log_request))
+        .with_state(service)
+}
+
+/// The collection and item URIs of a kind, in axum's `:param` syntax.
+fn uris(kind: Kind) -> (String, String) {
+    let container = match kind {
+        Kind::Mesh => PREFIX.to_owned(),
+        Kind::Route => format!("{PREFIX}/meshes/:mesh/virtualRouter/:parent"),
+        Kind::GatewayRoute => format!("{PREFIX}/meshes/:mesh/virtualGateway/:parent"),
+        _ => format!("{PREFIX}/meshes/:mesh"),
+    };
+    let collection = format!("{container}/{}", kind.collection());
+    // matchit wants one parameter name per position, so the mesh item reuses `:mesh`.
+    let item = match kind {
+        Kind::Mesh => format!("{collection}/:mesh"),
+        _ => format!("{collection}/:name"),
+    };
+    (collection, item)
+}
+
+fn only<H, T>(filter: MethodFilter, handler: H) -> MethodRouter<Service>
+where
+    H: axum::handler::Handler<T, Service>,
+    T: 'static,
+{
+    on(filter, handler).fallback(method_not_allowed)
+}
+
+type Params = Result<Path<Vec<(String, String)>>, axum::extract::rejection::PathRejection>;
+
+/// The URI's mesh, parent and name parameters.
+fn params(p: Params) -> Result<(Container, Option<String>), ApiError> {
+    let Path(pairs) = p.map_err(|e| ApiError::bad_request(format!("invalid URI: {e}")))?;
+    let mut container = Container::default();
+    let mut name = None;
+    for (k, v) in pairs {
+        match k.as_str() {
+            "mesh" => container.mesh = Some(v),
+            "parent" => container.parent = Some(v),
+            _ => name = Some(v),
+        }
+    }
+    Ok((container, name))
+}
+
+fn item_key(kind: Kind, p: Params) -> Result<ResourceKey, ApiError> {
+    let (container, name) = params(p)?;
+    Ok(match kind {
+        Kind::Mesh => ResourceKey::mesh(container.mesh.unwrap_or_default()),
+        _ => ResourceKey {
+            kind,
+            mesh: container.mesh.unwrap_or_default(),
+            parent: container.parent,
+            name: name.unwrap_or_default(),
+        },
+    })
+}
+
+/// The query parameters the operations read; others are ignored.
+fn query(raw: Option<String>) -> (Query, Option<String>) {
+    let mut q = Query::default();
+    let mut arn = None;
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let v = v.into_owned();
+        match k.as_ref() {
+            "meshOwner" => q.mesh_owner = Some(v),
+            "limit" => q.limit = Some(v),
+            "nextToken" => q.next_token = Some(v),
+            "resourceArn" => arn = Some(v),
+            _ => {}
+        }
+    }
+    (q, arn)
+}
+
+/// The JSON body; an empty body is an empty object.
+fn body(bytes: &Bytes) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// Runs a service call off the async threads and renders its answer.
+async fn run<F>(service: Service, call: F) -> Response
+where
+    F: FnOnce(&Service) -> Result<Value, ApiError> + Send + 'static,
+{
+    let answer = tokio::task::spawn_blocking(move || call(&service))
+        .await
+        .unwrap_or_else(|e| Err(ApiError::internal(format_args!("request task failed: {e}"))));
+    match answer {
+        Ok(value) => json_response(StatusCode::OK, value.to_string()),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+// === handlers ===
+
+async fn create(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): RawQuery, bytes: Bytes) -> Response {
+    let prepared = params(p).and_then(|(c, _)| Ok((c, body(&bytes)?)));
+    let (container, body) = match prepared {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let (q, _) = query(raw);
+    run(s, move |s| s.create(kind, &container, &q, &body)).await
+}
+
+async fn describe(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): RawQuery) -> Response {
+    let key = match item_key(kind, p) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let (q, _) = query(raw);
+    run(s, move |s| s.describe(&key, &q)).await
+}
+
+async fn update(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): RawQuery, bytes: Bytes) -> Response {
+    let prepared = item_key(kind, p).and_then(|k| Ok((k, body(&bytes)?)));
+    let (key, body) = match prepared {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let (q, _) = query(raw);
+    run(s, move |s| s.update(&key, &q, &body)).await
+}
+
+async fn delete(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): RawQuery) -> Response {
+    let key = match item_key(kind, p) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let (q, _) = query(raw);
+    run(s, move |s| s.delete(&key, &q)).await
+}
+
+async fn list(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): RawQuery) -> Response {
+    let container = match params(p) {
+        Ok((c, _)) => c,
+        Err(e) => return e.into_response(),
+    };
+    let (q, _) = query(raw);
+    run(s, move |s| s.list(kind, &container, &q)).await
+}
+
+async fn tag_resource(State(s): State<Service>, RawQuery(raw): RawQuery, bytes: Bytes) -> Response {
+    let body = match body(&bytes) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let (_, arn) = query(raw);
+    run(s, move |s| s.tag_resource(arn.as_deref(), &body)).await
+}
+
+async fn untag_resource(State(s): State<Service>, RawQuery(raw): RawQuery, bytes: Bytes) -> Response {
+    let body = match body(&bytes) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let (_, arn) = query(raw);
+    run(s, move |s| s.untag_resource(arn.as_deref(), &body)).await
+}
+
+async fn list_tags(State(s): State<Service>, RawQuery(raw): RawQuery) -> Response {
+    let (q, arn) = query(raw);
+    run(s, move |s| s.list_tags(arn.as_deref(), &q)).await
+}
+
+async fn healthz(State(s): State<Service>) -> Response {
+    let healthy = tokio::task::spawn_blocking(move || s.healthy()).await.unwrap_or(false);
+    if healthy {
+        json_response(StatusCode::OK, r#"{"status":"ok"}"#.to_owned())
+    } else {
+        ApiError::new(ErrorKind::ServiceUnavailable, "storage is not answering").into_response()
+    }
+}
+
+async fn method_not_allowed(method: Method) -> Response {
+    let mut r = ApiError::new(ErrorKind::UnknownOperation, format!("no operation answers {method} on this URI"))
+        .into_response();
+    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    r
+}
+
+async fn unknown_operation(method: Method, uri: axum::http::Uri) -> Response {
+    ApiError::new(ErrorKind::UnknownOperation, format!("no operation answers {method} {}", uri.path()))
+        .into_response()
+}
+
+/// One structured log line per request: method, path, status, error type and duration.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    match response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()) {
+        None => tracing::info!(%method, %path, status, millis, "request"),
+        Some(error) if status >= 500 => tracing::error!(%method, %path, status, error, millis, "request"),
+        Some(error) => tracing::info!(%method, %path, status, error, millis, "request"),
+    }
+    response
+}

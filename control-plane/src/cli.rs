@@ -1,0 +1,153 @@
+//! The command line: `appmesh-control-plane serve [flags]`. Every flag has an environment
+//! variable equivalent; flags win.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{ConfigFile, Quotas, Settings};
+use crate::service::Service;
+use crate::store::sqlite::SqliteStore;
+
+/// A self-hosted App Mesh control plane.
+#[derive(Debug, Parser)]
+#[command(name = "appmesh-control-plane", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the App Mesh API.
+    Serve(ServeArgs),
+}
+
+/// Flags of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port. The bound address is printed on one
+    /// line on stdout once the server accepts connections.
+    #[arg(long, env = "APPMESH_LISTEN", default_value = "127.0.0.1:9080")]
+    pub listen: SocketAddr,
+    /// Directory of the embedded database; created if missing.
+    #[arg(long, env = "APPMESH_DATA_DIR", default_value = "appmesh-data")]
+    pub data_dir: PathBuf,
+    /// The region written into ARNs.
+    #[arg(long, env = "APPMESH_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// The 12-digit account that owns every resource.
+    #[arg(long, env = "APPMESH_ACCOUNT_ID", default_value = "123456789012")]
+    pub account_id: String,
+    /// A TOML file with a `[quotas]` table (see `--quota` for the names).
+    #[arg(long, env = "APPMESH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Override a service quota, e.g. `--quota meshes=50`; repeatable. Names: meshes,
+    /// virtual-services-per-mesh, virtual-nodes-per-mesh, virtual-routers-per-mesh,
+    /// routes-per-virtual-router, virtual-gateways-per-mesh,
+    /// gateway-routes-per-virtual-gateway, backends-per-virtual-node.
+    #[arg(long = "quota", value_name = "NAME=VALUE", env = "APPMESH_QUOTAS", value_delimiter = ',')]
+    pub quotas: Vec<String>,
+    /// Log format on stderr.
+    #[arg(long, env = "APPMESH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable `key=value` lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("appmesh-control-plane: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The settings these flags (and the config file they name) describe.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            anyhow::bail!("--account-id must be 12 digits, got {:?}", self.account_id);
+        }
+        if self.region.is_empty() || self.region.contains(|c: char| c == ':' || c.is_whitespace()) {
+            anyhow::bail!("--region must be a region name such as us-east-1, got {:?}", self.region);
+        }
+        let mut quotas = Quotas::default();
+        if let Some(path) = &self.config {
+            ConfigFile::load(path)?.apply(&mut quotas)?;
+        }
+        quotas.apply_flags(&self.quotas)?;
+        Ok(Settings { region: self.region.clone(), account_id: self.account_id.clone(), quotas })
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT, then finishes in-flight requests and exits.
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let settings = args.settings()?;
+    let store = SqliteStore::open(&args.data_dir)
+        .with_context(|| format!("opening the data directory {}", args.data_dir.display()))?;
+    let service = Service::new(Arc::new(store), settings.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data_dir = %args.data_dir.display(), region = %settings.region,
+            account_id = %settings.account_id, "serving the App Mesh API");
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "appmesh-control-plane listening on http://{addr}")?;
+        stdout.flush()?;
+        drop(stdout);
+        axum::serve(listener, crate::api::app(service))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers the server runs until killed.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
+        _ = int.recv() => tracing::info!("SIGINT: finishing in-flight requests"),
+    }
+}

@@ -1,0 +1,18 @@
+//! A self-hosted App Mesh control plane: the App Mesh 2019-01-25 REST-JSON API on durable
+//! embedded storage.
+//!
+//! - [`api`]: the HTTP surface (`app(service) -> Router`).
+//! - [`service`]: what each operation does.
+//! - [`store`]: storage behind a trait; SQLite by default.
+//! - [`config`]: region, account and service quotas.
+//! - [`cli`]: the `appmesh-control-plane serve` command.
+//!
+//! Run it with `appmesh-control-plane serve --listen 127.0.0.1:9080 --data-dir ./data` and
+//! point any AWS client at it: `aws appmesh list-meshes --endpoint-url http://127.0.0.1:9080`.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod service;
+pub mod store;

@@ -1,0 +1,704 @@
+//! What each API operation does: validation, referential rules, quotas, idempotency, and the
+//! shape of every answer. Transport-free: the HTTP layer hands over parsed parameters and a
+//! JSON body, and gets back a JSON value or an [`ApiError`].
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use appmesh_model::common::TagRef;
+use appmesh_model::gateway_route::GatewayRouteSpec;
+use appmesh_model::resource::{TagResourceBody, UntagResourceBody};
+use appmesh_model::route::RouteSpec;
+use appmesh_model::virtual_gateway::VirtualGatewaySpec;
+use appmesh_model::virtual_node::VirtualNodeSpec;
+use appmesh_model::virtual_router::VirtualRouterSpec;
+use appmesh_model::virtual_service::{VirtualServiceProvider, VirtualServiceSpec};
+use appmesh_model::{rules, validate, Kind, Path, ResourceKey, Spec, Violation};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::Settings;
+use crate::error::{ApiError, ErrorKind};
+use crate::store::{Record, Store, TokenRecord, Txn};
+
+/// Items per page when a List call gives no `limit`.
+const DEFAULT_PAGE: usize = 100;
+/// The most tags one resource carries.
+const MAX_TAGS: usize = 50;
+/// How many dependants an "in use" message names.
+const NAMED_DEPENDANTS: usize = 5;
+
+/// The optional query parameters of the resource operations.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// `meshOwner`: the account that owns the mesh.
+    pub mesh_owner: Option<String>,
+    /// `limit`: the page size of a List call, as sent.
+    pub limit: Option<String>,
+    /// `nextToken`: where a List call continues.
+    pub next_token: Option<String>,
+}
+
+/// The App Mesh service over a store.
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    settings: Arc<Settings>,
+}
+
+impl Service {
+    /// A service answering from `store` with `settings`.
+    pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
+        Service { store, settings: Arc::new(settings) }
+    }
+
+    /// Whether the storage answers.
+    pub fn healthy(&self) -> bool {
+        self.store.healthy()
+    }
+
+    fn transact<T>(&self, mut work: impl FnMut(&mut dyn Txn) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let mut out = None;
+        self.store.transact(&mut |txn| {
+            out = Some(work(txn)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| ApiError::internal("transaction produced no result"))
+    }
+
+    // === Create / Describe / Update / Delete / List ===
+
+    /// `Create<Kind>`: `container` holds the mesh and parent names from the URI (for a mesh,
+    /// the mesh name comes from the body).
+    pub fn create(&self, kind: Kind, container: &Container, query: &Query, body: &Value) -> Result<Value, ApiError> {
+        container.validate(kind)?;
+        self.check_owner(query)?;
+        reject(validate::validate(kind.create_shape(), body, &Path::root()))?;
+        let name = body[kind.name_member()].as_str().unwrap_or_default().to_owned();
+        reject(rules::check_name(kind, &name, &Path::root().key(kind.name_member())))?;
+        let spec = parse_spec(kind, body)?;
+        let tags = parse_tags(body.get("tags"))?;
+        let key = container.key(kind, name);
+        let token = body.get("clientToken").and_then(Value::as_str);
+        let fingerprint = fingerprint(&["create", &key.to_string(), &spec.to_value().to_string(), &format!("{tags:?}")]);
+        let scope = format!("Create{}", kind.api_name());
+
+        self.transact(|txn| {
+            if let Some(answer) = replay(txn, &scope, token, &fingerprint)? {
+                return Ok(answer);
+            }
+            self.require_container(txn, &key)?;
+            if txn.get(&key)?.is_some() {
+                return Err(ApiError::new(
+                    ErrorKind::Conflict,
+                    format!("{} already exists", describe_key(&key)),
+                ));
+            }
+            let (quota, quota_name) = self.settings.quotas.per_container(kind);
+            if txn.count(kind, &key.mesh, key.parent.as_deref())? >= quota {
+                return Err(ApiError::new(
+                    ErrorKind::LimitExceeded,
+                    format!("cannot create {}: the {quota_name} quota of {quota} is reached", describe_key(&key)),
+                ));
+            }
+            self.check_backends_quota(&spec)?;
+            let refs = check_references(txn, &key, &spec)?;
+            let now = now_ms();
+            let record = Record {
+                key: key.clone(),
+                uid: uuid::Uuid::new_v4().to_string(),
+                version: 1,
+                created_ms: now,
+                updated_ms: now,
+                spec: spec.to_value(),
+                tags: tags.clone(),
+            };
+            txn.put(&record, &refs)?;
+            let answer = self.data(&record, "ACTIVE");
+            remember(txn, &scope, token, &fingerprint, &answer, now)?;
+            Ok(answer)
+        })
+    }
+
+    /// `Describe<Kind>`.
+    pub fn describe(&self, key: &ResourceKey, query: &Query) -> Result<Value, ApiError> {
+        validate_key(key)?;
+        self.check_owner(query)?;
+        self.transact(|txn| Ok(self.data(&self.find(txn, key)?, "ACTIVE")))
+    }
+
+    /// `Update<Kind>`.
+    pub fn update(&self, key: &ResourceKey, query: &Query, body: &Value) -> Result<Value, ApiError> {
+        validate_key(key)?;
+        self.check_owner(query)?;
+        reject(validate::validate(key.kind.update_shape(), body, &Path::root()))?;
+        let spec = parse_spec(key.kind, body)?;
+        let token = body.get("clientToken").and_then(Value::as_str);
+        let fingerprint = fingerprint(&["update", &key.to_string(), &spec.to_value().to_string()]);
+        let scope = format!("Update{}", key.kind.api_name());
+
+        self.transact(|txn| {
+            if let Some(answer) = replay(txn, &scope, token, &fingerprint)? {
+                return Ok(answer);
+            }
+            let mut record = self.find(txn, key)?;
+            self.check_backends_quota(&spec)?;
+            let refs = check_references(txn, key, &spec)?;
+            let now = now_ms();
+            record.version += 1;
+            record.updated_ms = now.max(record.updated_ms);
+            record.spec = spec.to_value();
+            txn.put(&record, &refs)?;
+            let answer = self.data(&record, "ACTIVE");
+            remember(txn, &scope, token, &fingerprint, &answer, now)?;
+            Ok(answer)
+        })
+    }
+
+    /// `Delete<Kind>`: refused while other resources depend on this one.
+    pub fn delete(&self, key: &ResourceKey, query: &Query) -> Result<Value, ApiError> {
+        validate_key(key)?;
+        self.check_owner(query)?;
+        self.transact(|txn| {
+            let mut record = self.find(txn, key)?;
+            let mut holders = txn.children(key, NAMED_DEPENDANTS)?;
+            holders.extend(txn.referrers(key, NAMED_DEPENDANTS)?);
+            if !holders.is_empty() {
+                let names: Vec<String> = holders.iter().map(describe_key).collect();
+                return Err(ApiError::new(
+                    ErrorKind::ResourceInUse,
+                    format!(
+                        "{} is in use by {}; delete or change those first",
+                        describe_key(key),
+                        names.join(", ")
+                    ),
+                ));
+            }
+            txn.delete(key)?;
+            record.updated_ms = now_ms().max(record.updated_ms);
+            Ok(self.data(&record, "DELETED"))
+        })
+    }
+
+    /// `List<Kind>s`: one page, in name order, continuing after `nextToken`.
+    pub fn list(&self, kind: Kind, container: &Container, query: &Query) -> Result<Value, ApiError> {
+        container.validate(kind)?;
+        self.check_owner(query)?;
+        let limit = parse_limit(query.limit.as_deref(), 100)?;
+        let scope = container.key(kind, String::new()).to_string();
+        let after = query.next_token.as_deref().map(|t| decode_token(t, kind, &scope)).transpose()?;
+        let probe = container.key(kind, String::new());
+        let (records, more) = self.transact(|txn| {
+            if kind != Kind::Mesh {
+                self.require_container(txn, &probe)?;
+            }
+            let mut page = txn.list(kind, &probe.mesh, probe.parent.as_deref(), after.as_deref(), limit + 1)?;
+            let more = page.len() > limit;
+            page.truncate(limit);
+            Ok((page, more))
+        })?;
+        let mut out = Map::new();
+        let items: Vec<Value> = records.iter().map(|r| self.reference(r)).collect();
+        if more {
+            if let Some(last) = records.last() {
+                out.insert("nextToken".into(), encode_token(kind, &scope, &last.key.name).into());
+            }
+        }
+        out.insert(kind.collection().into(), Value::Array(items));
+        Ok(Value::Object(out))
+    }
+
+    // === Tags ===
+
+    /// `TagResource`: adds or overwrites tags; all or none are applied.
+    pub fn tag_resource(&self, arn: Option<&str>, body: &Value) -> Result<Value, ApiError> {
+        let key = self.parse_arn(arn)?;
+        reject(validate::validate(<TagResourceBody as appmesh_model::shape::Described>::SHAPE, body, &Path::root()))?;
+        let new_tags = parse_tags(body.get("tags"))?;
+        self.transact(|txn| {
+            let mut record = self.find(txn, &key)?;
+            for (k, v) in &new_tags {
+                match record.tags.binary_search_by(|(have, _)| have.cmp(k)) {
+                    Ok(i) => record.tags[i].1.clone_from(v),
+                    Err(i) => record.tags.insert(i, (k.clone(), v.clone())),
+                }
+            }
+            if record.tags.len() > MAX_TAGS {
+                return Err(ApiError::new(
+                    ErrorKind::TooManyTags,
+                    format!(
+                        "None of the tags were applied: {} would carry {} tags; the limit is {MAX_TAGS}",
+                        describe_key(&key),
+                        record.tags.len()
+                    ),
+                ));
+            }
+            let refs = stored_references(&record)?;
+            txn.put(&record, &refs)?;
+            Ok(json!({}))
+        })
+    }
+
+    /// `UntagResource`: removes tags by key; absent keys are ignored.
+    pub fn untag_resource(&self, arn: Option<&str>, body: &Value) -> Result<Value, ApiError> {
+        let key = self.parse_arn(arn)?;
+        reject(validate::validate(<UntagResourceBody as appmesh_model::shape::Described>::SHAPE, body, &Path::root()))?;
+        let body: UntagResourceBody = serde_json::from_value(body.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        self.transact(|txn| {
+            let mut record = self.find(txn, &key)?;
+            record.tags.retain(|(k, _)| !body.tag_keys.contains(k));
+            let refs = stored_references(&record)?;
+            txn.put(&record, &refs)?;
+            Ok(json!({}))
+        })
+    }
+
+    /// `ListTagsForResource`: one page of tags in key order.
+    pub fn list_tags(&self, arn: Option<&str>, query: &Query) -> Result<Value, ApiError> {
+        let key = self.parse_arn(arn)?;
+        let limit = parse_limit(query.limit.as_deref(), 100)?;
+        let scope = key.to_string();
+        let after = query.next_token.as_deref().map(|t| decode_token(t, key.kind, &scope)).transpose()?;
+        let record = self.transact(|txn| self.find(txn, &key))?;
+        let mut rest = record.tags.iter().filter(|(k, _)| after.as_ref().is_none_or(|a| k > a));
+        let page: Vec<&(String, String)> = rest.by_ref().take(limit).collect();
+        let mut out = Map::new();
+        out.insert(
+            "tags".into(),
+            page.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>().into(),
+        );
+        if rest.next().is_some() {
+            if let Some((last, _)) = page.last() {
+                out.insert("nextToken".into(), encode_token(key.kind, &scope, last).into());
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    // === helpers ===
+
+    fn check_owner(&self, query: &Query) -> Result<(), ApiError> {
+        let Some(owner) = &query.mesh_owner else { return Ok(()) };
+        reject(validate::validate(appmesh_model::common::ACCOUNT_ID, &json!(owner), &Path::root().key("meshOwner")))?;
+        if *owner != self.settings.account_id {
+            return Err(ApiError::not_found(format!(
+                "no mesh owned by account {owner} is shared with this account"
+            )));
+        }
+        Ok(())
+    }
+
+    fn parse_arn(&self, arn: Option<&str>) -> Result<ResourceKey, ApiError> {
+        let arn = arn.ok_or_else(|| ApiError::bad_request("resourceArn is required"))?;
+        let (region, account, key) = ResourceKey::parse_arn(arn).ok_or_else(|| {
+            ApiError::bad_request(format!("resourceArn {arn:?} is not an App Mesh resource ARN"))
+        })?;
+        if region != self.settings.region || account != self.settings.account_id {
+            return Err(ApiError::not_found(format!(
+                "resourceArn {arn:?} names a resource in {region}/{account}; this control plane serves {}/{}",
+                self.settings.region, self.settings.account_id
+            )));
+        }
+        Ok(key)
+    }
+
+    /// The resource, or NotFound naming the first missing link (mesh, parent, resource).
+    fn find(&self, txn: &mut dyn Txn, key: &ResourceKey) -> Result<Record, ApiError> {
+        if key.kind != Kind::Mesh {
+            self.require_container(txn, key)?;
+        }
+        txn.get(key)?.ok_or_else(|| ApiError::not_found(format!("{} not found", describe_key(key))))
+    }
+
+    /// NotFound unless the mesh (and router or gateway) holding `key` exist.
+    fn require_container(&self, txn: &mut dyn Txn, key: &ResourceKey) -> Result<(), ApiError> {
+        if key.kind == Kind::Mesh {
+            return Ok(());
+        }
+        let mesh = ResourceKey::mesh(&key.mesh);
+        if txn.get(&mesh)?.is_none() {
+            return Err(ApiError::not_found(format!("{} not found", describe_key(&mesh))));
+        }
+        if let Some(parent) = key.parent_key() {
+            if txn.get(&parent)?.is_none() {
+                return Err(ApiError::not_found(format!("{} not found", describe_key(&parent))));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_backends_quota(&self, spec: &Spec) -> Result<(), ApiError> {
+        if let Spec::VirtualNode(s) = spec {
+            let n = s.backends.as_ref().map_or(0, Vec::len);
+            let quota = self.settings.quotas.backends_per_virtual_node;
+            if n > quota {
+                return Err(ApiError::new(
+                    ErrorKind::LimitExceeded,
+                    format!("spec.backends has {n} backends; the backends-per-virtual-node quota is {quota}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn metadata(&self, r: &Record) -> Value {
+        json!({
+            "arn": r.key.arn(&self.settings.region, &self.settings.account_id),
+            "createdAt": seconds(r.created_ms),
+            "lastUpdatedAt": seconds(r.updated_ms),
+            "meshOwner": self.settings.account_id,
+            "resourceOwner": self.settings.account_id,
+            "uid": r.uid,
+            "version": r.version,
+        })
+    }
+
+    /// The `XxxData` body of a resource.
+    fn data(&self, r: &Record, status: &str) -> Value {
+        let mut out = names(&r.key);
+        out.insert("metadata".into(), self.metadata(r));
+        out.insert("spec".into(), r.spec.clone());
+        out.insert("status".into(), json!({ "status": status }));
+        Value::Object(out)
+    }
+
+    /// The `XxxRef` item of a List answer.
+    fn reference(&self, r: &Record) -> Value {
+        let mut out = names(&r.key);
+        if let Value::Object(meta) = self.metadata(r) {
+            out.extend(meta.into_iter().filter(|(k, _)| k != "uid"));
+        }
+        Value::Object(out)
+    }
+}
+
+/// The mesh and parent names a URI gives: all of them for children, none for a mesh.
+#[derive(Debug, Clone, Default)]
+pub struct Container {
+    /// The mesh name from the URI.
+    pub mesh: Option<String>,
+    /// The virtual router or gateway name from the URI.
+    pub parent: Option<String>,
+}
+
+/// The names in an item URI must be valid names.
+fn validate_key(key: &ResourceKey) -> Result<(), ApiError> {
+    let container = Container { mesh: Some(key.mesh.clone()), parent: key.parent.clone() };
+    container.validate(key.kind)?;
+    if key.kind != Kind::Mesh {
+        let path = Path::root().key(key.kind.name_member());
+        reject(validate::validate(key.kind.name_shape(), &json!(key.name), &path))?;
+    }
+    Ok(())
+}
+
+impl Container {
+    fn key(&self, kind: Kind, name: String) -> ResourceKey {
+        match kind {
+            Kind::Mesh => ResourceKey::mesh(name),
+            _ => ResourceKey {
+                kind,
+                mesh: self.mesh.clone().unwrap_or_default(),
+                parent: self.parent.clone(),
+                name,
+            },
+        }
+    }
+
+    /// The URI's names must be valid resource names.
+    fn validate(&self, kind: Kind) -> Result<(), ApiError> {
+        let mut v = Vec::new();
+        let name = appmesh_model::common::RESOURCE_NAME;
+        if let Some(mesh) = &self.mesh {
+            v.extend(validate::validate(name, &json!(mesh), &Path::root().key("meshName")));
+        }
+        if let (Some(parent), Some(parent_kind)) = (&self.parent, kind.parent()) {
+            v.extend(validate::validate(name, &json!(parent), &Path::root().key(parent_kind.name_member())));
+        }
+        reject(v)
+    }
+}
+
+fn reject(violations: Vec<Violation>) -> Result<(), ApiError> {
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(&violations))
+    }
+}
+
+fn parse_spec(kind: Kind, body: &Value) -> Result<Spec, ApiError> {
+    let empty = json!({});
+    let value = match body.get("spec") {
+        None | Some(Value::Null) => &empty,
+        Some(v) => v,
+    };
+    Spec::parse(kind, value, &Path::root().key("spec")).map_err(|v| ApiError::invalid(&v))
+}
+
+/// Tags sorted by key; duplicate keys and the reserved `aws:` prefix are refused.
+fn parse_tags(value: Option<&Value>) -> Result<Vec<(String, String)>, ApiError> {
+    let tags: Vec<TagRef> = match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| ApiError::bad_request(format!("tags: {e}")))?,
+    };
+    let mut out: Vec<(String, String)> = Vec::with_capacity(tags.len());
+    for (i, tag) in tags.into_iter().enumerate() {
+        if tag.key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(ApiError::bad_request(format!("tags[{i}].key {:?} uses the reserved prefix aws:", tag.key)));
+        }
+        match out.binary_search_by(|(k, _)| k.cmp(&tag.key)) {
+            Ok(_) => return Err(ApiError::bad_request(format!("tags[{i}].key {:?} is given twice", tag.key))),
+            Err(at) => out.insert(at, (tag.key, tag.value)),
+        }
+    }
+    Ok(out)
+}
+
+/// `limit`: a whole number from 1 to `max`; `DEFAULT_PAGE` when absent.
+fn parse_limit(limit: Option<&str>, max: usize) -> Result<usize, ApiError> {
+    let Some(raw) = limit else { return Ok(DEFAULT_PAGE.min(max)) };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(format!("limit must be a whole number from 1 to {max} (found {raw:?})"))),
+    }
+}
+
+/// A page token: opaque to clients, bound to the list it came from, and holding the last
+/// key returned so the next page starts with an index seek (its cost does not grow with the
+/// offset).
+fn encode_token(kind: Kind, scope: &str, after: &str) -> String {
+    URL_SAFE_NO_PAD.encode(json!({ "v": 1, "kind": kind.api_name(), "scope": scope, "after": after }).to_string())
+}
+
+fn decode_token(token: &str, kind: Kind, scope: &str) -> Result<String, ApiError> {
+    let invalid = || ApiError::bad_request("nextToken is not a token this list returned");
+    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| invalid())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if value["v"] != 1 || value["kind"] != kind.api_name() || value["scope"] != scope {
+        return Err(invalid());
+    }
+    value["after"].as_str().map(str::to_owned).ok_or_else(invalid)
+}
+
+fn fingerprint(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The earlier answer to a retried request, or Conflict if the token was used differently.
+fn replay(txn: &mut dyn Txn, scope: &str, token: Option<&str>, fingerprint: &str) -> Result<Option<Value>, ApiError> {
+    let Some(token) = token else { return Ok(None) };
+    match txn.token(scope, token)? {
+        None => Ok(None),
+        Some(t) if t.fingerprint == fingerprint => {
+            Ok(Some(serde_json::from_str(&t.response).map_err(ApiError::internal)?))
+        }
+        Some(_) => Err(ApiError::new(
+            ErrorKind::Conflict,
+            format!("clientToken {token:?} was already used for a different {scope} request"),
+        )),
+    }
+}
+
+fn remember(txn: &mut dyn Txn, scope: &str, token: Option<&str>, fingerprint: &str, answer: &Value, now: i64) -> Result<(), ApiError> {
+    if let Some(token) = token {
+        let record = TokenRecord { fingerprint: fingerprint.to_owned(), response: answer.to_string() };
+        txn.put_token(scope, token, &record, now)?;
+    }
+    Ok(())
+}
+
+/// The name members of a resource's `XxxData` and `XxxRef`.
+fn names(key: &ResourceKey) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("meshName".into(), json!(key.mesh));
+    if let (Some(parent_kind), Some(parent)) = (key.kind.parent(), &key.parent) {
+        out.insert(parent_kind.name_member().into(), json!(parent));
+    }
+    if key.kind != Kind::Mesh {
+        out.insert(key.kind.name_member().into(), json!(key.name));
+    }
+    out
+}
+
+/// "virtual node serviceB in mesh apps", "route r of virtual router vr in mesh apps".
+fn describe_key(key: &ResourceKey) -> String {
+    match (key.kind, key.kind.parent(), &key.parent) {
+        (Kind::Mesh, _, _) => format!("mesh {}", key.name),
+        (kind, Some(pk), Some(p)) => format!("{kind} {} of {pk} {p} in mesh {}", key.name, key.mesh),
+        (kind, _, _) => format!("{kind} {} in mesh {}", key.name, key.mesh),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn seconds(ms: i64) -> Value {
+    json!(ms as f64 / 1000.0)
+}
+
+// === references between resources ===
+
+/// The resources a spec points at whose deletion it should block.
+fn references(key: &ResourceKey, spec: &Spec) -> Vec<ResourceKey> {
+    let to = |kind, name: &str| ResourceKey::in_mesh(kind, &key.mesh, name);
+    match spec {
+        Spec::VirtualService(s) => match &s.provider {
+            Some(VirtualServiceProvider::VirtualNode(n)) => vec![to(Kind::VirtualNode, &n.virtual_node_name)],
+            Some(VirtualServiceProvider::VirtualRouter(r)) => vec![to(Kind::VirtualRouter, &r.virtual_router_name)],
+            None => Vec::new(),
+        },
+        Spec::Route(s) => s.weighted_targets().iter().map(|t| to(Kind::VirtualNode, &t.virtual_node)).collect(),
+        Spec::GatewayRoute(s) => {
+            s.target().map(|t| vec![to(Kind::VirtualService, &t.virtual_service.virtual_service_name)]).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn stored_references(record: &Record) -> Result<Vec<ResourceKey>, ApiError> {
+    let spec = Spec::parse(record.key.kind, &record.spec, &Path::root().key("spec"))
+        .map_err(|v| ApiError::internal(format_args!("stored spec of {} no longer parses: {v:?}", record.key)))?;
+    Ok(references(&record.key, &spec))
+}
+
+fn load<T: serde::de::DeserializeOwned>(txn: &mut dyn Txn, key: &ResourceKey) -> Result<Option<T>, ApiError> {
+    txn.get(key)?
+        .map(|r| serde_json::from_value(r.spec).map_err(|e| ApiError::internal(format_args!("stored spec of {key}: {e}"))))
+        .transpose()
+}
+
+fn node_ports(spec: &VirtualNodeSpec) -> Vec<i32> {
+    spec.listeners.iter().flatten().map(|l| l.port_mapping.port).collect()
+}
+
+fn router_ports(spec: &VirtualRouterSpec) -> Vec<i32> {
+    spec.listeners.iter().flatten().map(|l| l.port_mapping.port).collect()
+}
+
+fn gateway_ports(spec: &VirtualGatewaySpec) -> Vec<i32> {
+    spec.listeners.iter().map(|l| l.port_mapping.port).collect()
+}
+
+/// With several listeners a port must be named; a named port must be one of the listeners'.
+fn check_port(port: Option<i32>, ports: &[i32], owner: &str, path: Path) -> Result<(), ApiError> {
+    match port {
+        None if ports.len() > 1 => Err(ApiError::bad_request(format!(
+            "{path} is required because {owner} has {} listeners",
+            ports.len()
+        ))),
+        Some(p) if !ports.is_empty() && !ports.contains(&p) => Err(ApiError::bad_request(format!(
+            "{path} {p} is not a listener port of {owner} (ports: {ports:?})"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Checks what a spec points at (targets, providers, listener ports) and returns the
+/// references to record.
+fn check_references(txn: &mut dyn Txn, key: &ResourceKey, spec: &Spec) -> Result<Vec<ResourceKey>, ApiError> {
+    let spec_path = Path::root().key("spec");
+    let missing = |path: Path, target: &ResourceKey| ApiError::not_found(format!("{path}: {} not found", describe_key(target)));
+    match spec {
+        Spec::VirtualService(VirtualServiceSpec { provider: Some(p) }) => {
+            let (target, path) = match p {
+                VirtualServiceProvider::VirtualNode(n) => (
+                    ResourceKey::in_mesh(Kind::VirtualNode, &key.mesh, &n.virtual_node_name),
+                    spec_path.key("provider").key("virtualNode").key("virtualNodeName"),
+                ),
+                VirtualServiceProvider::VirtualRouter(r) => (
+                    ResourceKey::in_mesh(Kind::VirtualRouter, &key.mesh, &r.virtual_router_name),
+                    spec_path.key("provider").key("virtualRouter").key("virtualRouterName"),
+                ),
+            };
+            if txn.get(&target)?.is_none() {
+                return Err(missing(path, &target));
+            }
+        }
+        Spec::Route(route) => check_route(txn, key, route, &spec_path)?,
+        Spec::GatewayRoute(route) => check_gateway_route(txn, key, route, &spec_path)?,
+        _ => {}
+    }
+    Ok(references(key, spec))
+}
+
+fn route_kind(route: &RouteSpec) -> (&'static str, Option<i32>) {
+    if let Some(r) = &route.http_route {
+        ("httpRoute", r.r#match.port)
+    } else if let Some(r) = &route.http2_route {
+        ("http2Route", r.r#match.port)
+    } else if let Some(r) = &route.grpc_route {
+        ("grpcRoute", r.r#match.port)
+    } else {
+        ("tcpRoute", route.tcp_route.as_ref().and_then(|r| r.r#match.as_ref()).and_then(|m| m.port))
+    }
+}
+
+fn check_route(txn: &mut dyn Txn, key: &ResourceKey, route: &RouteSpec, spec_path: &Path) -> Result<(), ApiError> {
+    let (kind_name, match_port) = route_kind(route);
+    let kp = spec_path.key(kind_name);
+    if let Some(router_key) = key.parent_key() {
+        if let Some(router) = load::<VirtualRouterSpec>(txn, &router_key)? {
+            check_port(match_port, &router_ports(&router), &describe_key(&router_key), kp.key("match").key("port"))?;
+        }
+    }
+    for (i, target) in route.weighted_targets().iter().enumerate() {
+        let tp = kp.key("action").key("weightedTargets").index(i);
+        let node_key = ResourceKey::in_mesh(Kind::VirtualNode, &key.mesh, &target.virtual_node);
+        let Some(node) = load::<VirtualNodeSpec>(txn, &node_key)? else {
+            return Err(ApiError::not_found(format!("{}: {} not found", tp.key("virtualNode"), describe_key(&node_key))));
+        };
+        check_port(target.port, &node_ports(&node), &describe_key(&node_key), tp.key("port"))?;
+    }
+    Ok(())
+}
+
+fn check_gateway_route(txn: &mut dyn Txn, key: &ResourceKey, route: &GatewayRouteSpec, spec_path: &Path) -> Result<(), ApiError> {
+    let (kind_name, match_port) = if let Some(r) = &route.http_route {
+        ("httpRoute", r.r#match.port)
+    } else if let Some(r) = &route.http2_route {
+        ("http2Route", r.r#match.port)
+    } else {
+        ("grpcRoute", route.grpc_route.as_ref().and_then(|r| r.r#match.port))
+    };
+    let kp = spec_path.key(kind_name);
+    if let Some(gateway_key) = key.parent_key() {
+        if let Some(gateway) = load::<VirtualGatewaySpec>(txn, &gateway_key)? {
+            check_port(match_port, &gateway_ports(&gateway), &describe_key(&gateway_key), kp.key("match").key("port"))?;
+        }
+    }
+    let Some(target) = route.target() else { return Ok(()) };
+    let tp = kp.key("action").key("target");
+    let service_key = ResourceKey::in_mesh(Kind::VirtualService, &key.mesh, &target.virtual_service.virtual_service_name);
+    let Some(service) = load::<VirtualServiceSpec>(txn, &service_key)? else {
+        return Err(ApiError::not_found(format!(
+            "{}: {} not found",
+            tp.key("virtualService").key("virtualServiceName"),
+            describe_key(&service_key)
+        )));
+    };
+    let provider = match &service.provider {
+        Some(VirtualServiceProvider::VirtualNode(n)) => {
+            let k = ResourceKey::in_mesh(Kind::VirtualNode, &key.mesh, &n.virtual_node_name);
+            load::<VirtualNodeSpec>(txn, &k)?.map(|s| (node_ports(&s), k))
+        }
+        Some(VirtualServiceProvider::VirtualRouter(r)) => {
+            let k = ResourceKey::in_mesh(Kind::VirtualRouter, &key.mesh, &r.virtual_router_name);
+            load::<VirtualRouterSpec>(txn, &k)?.map(|s| (router_ports(&s), k))
+        }
+        None => None,
+    };
+    if let Some((ports, provider_key)) = provider {
+        let owner = format!("{} (the provider of {})", describe_key(&provider_key), describe_key(&service_key));
+        check_port(target.port, &ports, &owner, tp.key("port"))?;
+    }
+    Ok(())
+}
