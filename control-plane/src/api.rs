@@ -25,28 +25,52 @@ const PREFIX: &str = "/v20190125";
 pub fn app(service: Service) -> Router {
     let mut router = Router::new()
         .route("/healthz", axum::routing::get(healthz))
-        .route(&format!("{PREFIX}/tags"), only(MethodFilter::GET, list_tags))
-        .route(&format!("{PREFIX}/tag"), only(MethodFilter::PUT, tag_resource))
-        .route(&format!("{PREFIX}/untag"), only(MethodFilter::PUT, untag_resource));
+        .route(
+            &format!("{PREFIX}/tags"),
+            only(MethodFilter::GET, list_tags),
+        )
+        .route(
+            &format!("{PREFIX}/tag"),
+            only(MethodFilter::PUT, tag_resource),
+        )
+        .route(
+            &format!("{PREFIX}/untag"),
+            only(MethodFilter::PUT, untag_resource),
+        );
     for kind in Kind::ALL {
         let (collection, item) = uris(kind);
         router = router
             .route(
                 &collection,
-                on(MethodFilter::GET, move |s: State<Service>, p: Params, q: RawQuery| list(kind, s, p, q))
-                    .on(MethodFilter::PUT, move |s: State<Service>, p: Params, q: RawQuery, b: Bytes| {
+                on(
+                    MethodFilter::GET,
+                    move |s: State<Service>, p: Params, q: RawQuery| list(kind, s, p, q),
+                )
+                .on(
+                    MethodFilter::PUT,
+                    move |s: State<Service>, p: Params, q: RawQuery, b: Bytes| {
                         create(kind, s, p, q, b)
-                    })
-                    .fallback(method_not_allowed),
+                    },
+                )
+                .fallback(method_not_allowed),
             )
             .route(
                 &item,
-                on(MethodFilter::GET, move |s: State<Service>, p: Params, q: RawQuery| describe(kind, s, p, q))
-                    .on(MethodFilter::PUT, move |s: State<Service>, p: Params, q: RawQuery, b: Bytes| {
+                on(
+                    MethodFilter::GET,
+                    move |s: State<Service>, p: Params, q: RawQuery| describe(kind, s, p, q),
+                )
+                .on(
+                    MethodFilter::PUT,
+                    move |s: State<Service>, p: Params, q: RawQuery, b: Bytes| {
                         update(kind, s, p, q, b)
-                    })
-                    .on(MethodFilter::DELETE, move |s: State<Service>, p: Params, q: RawQuery| delete(kind, s, p, q))
-                    .fallback(method_not_allowed),
+                    },
+                )
+                .on(
+                    MethodFilter::DELETE,
+                    move |s: State<Service>, p: Params, q: RawQuery| delete(kind, s, p, q),
+                )
+                .fallback(method_not_allowed),
             );
     }
     router
@@ -152,13 +176,22 @@ where
 
 fn json_response(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 // === handlers ===
 
-async fn create(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): RawQuery, bytes: Bytes) -> Response {
+async fn create(
+    kind: Kind,
+    State(s): State<Service>,
+    p: Params,
+    RawQuery(raw): RawQuery,
+    bytes: Bytes,
+) -> Response {
     let prepared = params(p).and_then(|(c, _)| Ok((c, body(&bytes)?)));
     let (container, body) = match prepared {
         Ok(x) => x,
@@ -168,7 +201,12 @@ async fn create(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): 
     run(s, move |s| s.create(kind, &container, &q, &body)).await
 }
 
-async fn describe(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): RawQuery) -> Response {
+async fn describe(
+    kind: Kind,
+    State(s): State<Service>,
+    p: Params,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let key = match item_key(kind, p) {
         Ok(k) => k,
         Err(e) => return e.into_response(),
@@ -177,7 +215,13 @@ async fn describe(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw)
     run(s, move |s| s.describe(&key, &q)).await
 }
 
-async fn update(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): RawQuery, bytes: Bytes) -> Response {
+async fn update(
+    kind: Kind,
+    State(s): State<Service>,
+    p: Params,
+    RawQuery(raw): RawQuery,
+    bytes: Bytes,
+) -> Response {
     let prepared = item_key(kind, p).and_then(|k| Ok((k, body(&bytes)?)));
     let (key, body) = match prepared {
         Ok(x) => x,
@@ -187,7 +231,12 @@ async fn update(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): 
     run(s, move |s| s.update(&key, &q, &body)).await
 }
 
-async fn delete(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): RawQuery) -> Response {
+async fn delete(
+    kind: Kind,
+    State(s): State<Service>,
+    p: Params,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let key = match item_key(kind, p) {
         Ok(k) => k,
         Err(e) => return e.into_response(),
@@ -196,7 +245,12 @@ async fn delete(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): 
     run(s, move |s| s.delete(&key, &q)).await
 }
 
-async fn list(kind: Kind, State(s): State<Service>, p: Params, RawQuery(raw): RawQuery) -> Response {
+async fn list(
+    kind: Kind,
+    State(s): State<Service>,
+    p: Params,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let container = match params(p) {
         Ok((c, _)) => c,
         Err(e) => return e.into_response(),
@@ -214,7 +268,11 @@ async fn tag_resource(State(s): State<Service>, RawQuery(raw): RawQuery, bytes: 
     run(s, move |s| s.tag_resource(arn.as_deref(), &body)).await
 }
 
-async fn untag_resource(State(s): State<Service>, RawQuery(raw): RawQuery, bytes: Bytes) -> Response {
+async fn untag_resource(
+    State(s): State<Service>,
+    RawQuery(raw): RawQuery,
+    bytes: Bytes,
+) -> Response {
     let body = match body(&bytes) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -229,7 +287,9 @@ async fn list_tags(State(s): State<Service>, RawQuery(raw): RawQuery) -> Respons
 }
 
 async fn healthz(State(s): State<Service>) -> Response {
-    let healthy = tokio::task::spawn_blocking(move || s.healthy()).await.unwrap_or(false);
+    let healthy = tokio::task::spawn_blocking(move || s.healthy())
+        .await
+        .unwrap_or(false);
     if healthy {
         json_response(StatusCode::OK, r#"{"status":"ok"}"#.to_owned())
     } else {
@@ -238,15 +298,21 @@ async fn healthz(State(s): State<Service>) -> Response {
 }
 
 async fn method_not_allowed(method: Method) -> Response {
-    let mut r = ApiError::new(ErrorKind::UnknownOperation, format!("no operation answers {method} on this URI"))
-        .into_response();
+    let mut r = ApiError::new(
+        ErrorKind::UnknownOperation,
+        format!("no operation answers {method} on this URI"),
+    )
+    .into_response();
     *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     r
 }
 
 async fn unknown_operation(method: Method, uri: axum::http::Uri) -> Response {
-    ApiError::new(ErrorKind::UnknownOperation, format!("no operation answers {method} {}", uri.path()))
-        .into_response()
+    ApiError::new(
+        ErrorKind::UnknownOperation,
+        format!("no operation answers {method} {}", uri.path()),
+    )
+    .into_response()
 }
 
 /// One structured log line per request: method, path, status, error type and duration.
@@ -257,9 +323,15 @@ async fn log_request(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
-    match response.headers().get("x-amzn-errortype").and_then(|v| v.to_str().ok()) {
+    match response
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+    {
         None => tracing::info!(%method, %path, status, millis, "request"),
-        Some(error) if status >= 500 => tracing::error!(%method, %path, status, error, millis, "request"),
+        Some(error) if status >= 500 => {
+            tracing::error!(%method, %path, status, error, millis, "request")
+        }
         Some(error) => tracing::info!(%method, %path, status, error, millis, "request"),
     }
     response

@@ -51,7 +51,12 @@ pub struct ServeArgs {
     /// virtual-services-per-mesh, virtual-nodes-per-mesh, virtual-routers-per-mesh,
     /// routes-per-virtual-router, virtual-gateways-per-mesh,
     /// gateway-routes-per-virtual-gateway, backends-per-virtual-node.
-    #[arg(long = "quota", value_name = "NAME=VALUE", env = "APPMESH_QUOTAS", value_delimiter = ',')]
+    #[arg(
+        long = "quota",
+        value_name = "NAME=VALUE",
+        env = "APPMESH_QUOTAS",
+        value_delimiter = ','
+    )]
     pub quotas: Vec<String>,
     /// Log format on stderr.
     #[arg(long, env = "APPMESH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -88,15 +93,26 @@ impl ServeArgs {
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
             anyhow::bail!("--account-id must be 12 digits, got {:?}", self.account_id);
         }
-        if self.region.is_empty() || self.region.contains(|c: char| c == ':' || c.is_whitespace()) {
-            anyhow::bail!("--region must be a region name such as us-east-1, got {:?}", self.region);
+        if self.region.is_empty()
+            || self
+                .region
+                .contains(|c: char| c == ':' || c.is_whitespace())
+        {
+            anyhow::bail!(
+                "--region must be a region name such as us-east-1, got {:?}",
+                self.region
+            );
         }
         let mut quotas = Quotas::default();
         if let Some(path) = &self.config {
             ConfigFile::load(path)?.apply(&mut quotas)?;
         }
         quotas.apply_flags(&self.quotas)?;
-        Ok(Settings { region: self.region.clone(), account_id: self.account_id.clone(), quotas })
+        Ok(Settings {
+            region: self.region.clone(),
+            account_id: self.account_id.clone(),
+            quotas,
+        })
     }
 }
 
@@ -120,7 +136,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = SqliteStore::open(&args.data_dir)
         .with_context(|| format!("opening the data directory {}", args.data_dir.display()))?;
     let service = Service::new(Arc::new(store), settings.clone());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -142,7 +160,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers the server runs until killed.
         return std::future::pending().await;
     };

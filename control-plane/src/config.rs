@@ -93,9 +93,10 @@ impl Quotas {
             Kind::VirtualRouter => (self.virtual_routers_per_mesh, "virtual-routers-per-mesh"),
             Kind::Route => (self.routes_per_virtual_router, "routes-per-virtual-router"),
             Kind::VirtualGateway => (self.virtual_gateways_per_mesh, "virtual-gateways-per-mesh"),
-            Kind::GatewayRoute => {
-                (self.gateway_routes_per_virtual_gateway, "gateway-routes-per-virtual-gateway")
-            }
+            Kind::GatewayRoute => (
+                self.gateway_routes_per_virtual_gateway,
+                "gateway-routes-per-virtual-gateway",
+            ),
         }
     }
 
@@ -155,11 +156,13 @@ mod tests {
     fn quotas_are_set_by_flag_and_file() {
         let mut q = Quotas::default();
         assert_eq!(q.meshes, 15);
-        q.apply_flags(&["meshes=2".into(), "backends-per-virtual-node = 7".into()]).expect("valid");
+        q.apply_flags(&["meshes=2".into(), "backends-per-virtual-node = 7".into()])
+            .expect("valid");
         assert_eq!((q.meshes, q.backends_per_virtual_node), (2, 7));
         assert!(q.apply_flags(&["nope=1".into()]).is_err());
         assert!(q.apply_flags(&["meshes=lots".into()]).is_err());
-        let file: ConfigFile = toml::from_str("[quotas]\nvirtual-gateways-per-mesh = 9\n").expect("toml");
+        let file: ConfigFile =
+            toml::from_str("[quotas]\nvirtual-gateways-per-mesh = 9\n").expect("toml");
         file.apply(&mut q).expect("known");
         assert_eq!(q.virtual_gateways_per_mesh, 9);
     }

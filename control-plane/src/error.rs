@@ -80,7 +80,10 @@ pub struct ApiError {
 impl ApiError {
     /// An error of the given kind.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into() }
+        ApiError {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// A 400 BadRequestException.
@@ -104,7 +107,10 @@ impl ApiError {
     /// A 500 for a failure inside the server. The detail is logged, never sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
-        Self::new(ErrorKind::InternalServerError, "The server failed to process the request.")
+        Self::new(
+            ErrorKind::InternalServerError,
+            "The server failed to process the request.",
+        )
     }
 }
 
@@ -119,8 +125,14 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({ "message": self.message }).to_string();
         let mut response = (self.kind.status(), body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert("x-amzn-errortype", HeaderValue::from_static(self.kind.code()));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static(self.kind.code()),
+        );
         response
     }
 }

@@ -51,7 +51,10 @@ pub struct Service {
 impl Service {
     /// A service answering from `store` with `settings`.
     pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
-        Service { store, settings: Arc::new(settings) }
+        Service {
+            store,
+            settings: Arc::new(settings),
+        }
     }
 
     /// Whether the storage answers.
@@ -59,7 +62,10 @@ impl Service {
         self.store.healthy()
     }
 
-    fn transact<T>(&self, mut work: impl FnMut(&mut dyn Txn) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    fn transact<T>(
+        &self,
+        mut work: impl FnMut(&mut dyn Txn) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         let mut out = None;
         self.store.transact(&mut |txn| {
             out = Some(work(txn)?);
@@ -72,17 +78,35 @@ impl Service {
 
     /// `Create<Kind>`: `container` holds the mesh and parent names from the URI (for a mesh,
     /// the mesh name comes from the body).
-    pub fn create(&self, kind: Kind, container: &Container, query: &Query, body: &Value) -> Result<Value, ApiError> {
+    pub fn create(
+        &self,
+        kind: Kind,
+        container: &Container,
+        query: &Query,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
         container.validate(kind)?;
         self.check_owner(query)?;
         reject(validate::validate(kind.create_shape(), body, &Path::root()))?;
-        let name = body[kind.name_member()].as_str().unwrap_or_default().to_owned();
-        reject(rules::check_name(kind, &name, &Path::root().key(kind.name_member())))?;
+        let name = body[kind.name_member()]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        reject(rules::check_name(
+            kind,
+            &name,
+            &Path::root().key(kind.name_member()),
+        ))?;
         let spec = parse_spec(kind, body)?;
         let tags = parse_tags(body.get("tags"))?;
         let key = container.key(kind, name);
         let token = body.get("clientToken").and_then(Value::as_str);
-        let fingerprint = fingerprint(&["create", &key.to_string(), &spec.to_value().to_string(), &format!("{tags:?}")]);
+        let fingerprint = fingerprint(&[
+            "create",
+            &key.to_string(),
+            &spec.to_value().to_string(),
+            &format!("{tags:?}"),
+        ]);
         let scope = format!("Create{}", kind.api_name());
 
         self.transact(|txn| {
@@ -100,7 +124,10 @@ impl Service {
             if txn.count(kind, &key.mesh, key.parent.as_deref())? >= quota {
                 return Err(ApiError::new(
                     ErrorKind::LimitExceeded,
-                    format!("cannot create {}: the {quota_name} quota of {quota} is reached", describe_key(&key)),
+                    format!(
+                        "cannot create {}: the {quota_name} quota of {quota} is reached",
+                        describe_key(&key)
+                    ),
                 ));
             }
             self.check_backends_quota(&spec)?;
@@ -130,10 +157,19 @@ impl Service {
     }
 
     /// `Update<Kind>`.
-    pub fn update(&self, key: &ResourceKey, query: &Query, body: &Value) -> Result<Value, ApiError> {
+    pub fn update(
+        &self,
+        key: &ResourceKey,
+        query: &Query,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
         validate_key(key)?;
         self.check_owner(query)?;
-        reject(validate::validate(key.kind.update_shape(), body, &Path::root()))?;
+        reject(validate::validate(
+            key.kind.update_shape(),
+            body,
+            &Path::root(),
+        ))?;
         let spec = parse_spec(key.kind, body)?;
         let token = body.get("clientToken").and_then(Value::as_str);
         let fingerprint = fingerprint(&["update", &key.to_string(), &spec.to_value().to_string()]);
@@ -183,18 +219,33 @@ impl Service {
     }
 
     /// `List<Kind>s`: one page, in name order, continuing after `nextToken`.
-    pub fn list(&self, kind: Kind, container: &Container, query: &Query) -> Result<Value, ApiError> {
+    pub fn list(
+        &self,
+        kind: Kind,
+        container: &Container,
+        query: &Query,
+    ) -> Result<Value, ApiError> {
         container.validate(kind)?;
         self.check_owner(query)?;
         let limit = parse_limit(query.limit.as_deref(), 100)?;
         let scope = container.key(kind, String::new()).to_string();
-        let after = query.next_token.as_deref().map(|t| decode_token(t, kind, &scope)).transpose()?;
+        let after = query
+            .next_token
+            .as_deref()
+            .map(|t| decode_token(t, kind, &scope))
+            .transpose()?;
         let probe = container.key(kind, String::new());
         let (records, more) = self.transact(|txn| {
             if kind != Kind::Mesh {
                 self.require_container(txn, &probe)?;
             }
-            let mut page = txn.list(kind, &probe.mesh, probe.parent.as_deref(), after.as_deref(), limit + 1)?;
+            let mut page = txn.list(
+                kind,
+                &probe.mesh,
+                probe.parent.as_deref(),
+                after.as_deref(),
+                limit + 1,
+            )?;
             let more = page.len() > limit;
             page.truncate(limit);
             Ok((page, more))
@@ -203,7 +254,10 @@ impl Service {
         let items: Vec<Value> = records.iter().map(|r| self.reference(r)).collect();
         if more {
             if let Some(last) = records.last() {
-                out.insert("nextToken".into(), encode_token(kind, &scope, &last.key.name).into());
+                out.insert(
+                    "nextToken".into(),
+                    encode_token(kind, &scope, &last.key.name).into(),
+                );
             }
         }
         out.insert(kind.collection().into(), Value::Array(items));
@@ -215,7 +269,11 @@ impl Service {
     /// `TagResource`: adds or overwrites tags; all or none are applied.
     pub fn tag_resource(&self, arn: Option<&str>, body: &Value) -> Result<Value, ApiError> {
         let key = self.parse_arn(arn)?;
-        reject(validate::validate(<TagResourceBody as appmesh_model::shape::Described>::SHAPE, body, &Path::root()))?;
+        reject(validate::validate(
+            <TagResourceBody as appmesh_model::shape::Described>::SHAPE,
+            body,
+            &Path::root(),
+        ))?;
         let new_tags = parse_tags(body.get("tags"))?;
         self.transact(|txn| {
             let mut record = self.find(txn, &key)?;
@@ -244,8 +302,13 @@ impl Service {
     /// `UntagResource`: removes tags by key; absent keys are ignored.
     pub fn untag_resource(&self, arn: Option<&str>, body: &Value) -> Result<Value, ApiError> {
         let key = self.parse_arn(arn)?;
-        reject(validate::validate(<UntagResourceBody as appmesh_model::shape::Described>::SHAPE, body, &Path::root()))?;
-        let body: UntagResourceBody = serde_json::from_value(body.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        reject(validate::validate(
+            <UntagResourceBody as appmesh_model::shape::Described>::SHAPE,
+            body,
+            &Path::root(),
+        ))?;
+        let body: UntagResourceBody = serde_json::from_value(body.clone())
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         self.transact(|txn| {
             let mut record = self.find(txn, &key)?;
             record.tags.retain(|(k, _)| !body.tag_keys.contains(k));
@@ -260,18 +323,31 @@ impl Service {
         let key = self.parse_arn(arn)?;
         let limit = parse_limit(query.limit.as_deref(), 100)?;
         let scope = key.to_string();
-        let after = query.next_token.as_deref().map(|t| decode_token(t, key.kind, &scope)).transpose()?;
+        let after = query
+            .next_token
+            .as_deref()
+            .map(|t| decode_token(t, key.kind, &scope))
+            .transpose()?;
         let record = self.transact(|txn| self.find(txn, &key))?;
-        let mut rest = record.tags.iter().filter(|(k, _)| after.as_ref().is_none_or(|a| k > a));
+        let mut rest = record
+            .tags
+            .iter()
+            .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a));
         let page: Vec<&(String, String)> = rest.by_ref().take(limit).collect();
         let mut out = Map::new();
         out.insert(
             "tags".into(),
-            page.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>().into(),
+            page.iter()
+                .map(|(k, v)| json!({"key": k, "value": v}))
+                .collect::<Vec<_>>()
+                .into(),
         );
         if rest.next().is_some() {
             if let Some((last, _)) = page.last() {
-                out.insert("nextToken".into(), encode_token(key.kind, &scope, last).into());
+                out.insert(
+                    "nextToken".into(),
+                    encode_token(key.kind, &scope, last).into(),
+                );
             }
         }
         Ok(Value::Object(out))
@@ -280,8 +356,14 @@ impl Service {
     // === helpers ===
 
     fn check_owner(&self, query: &Query) -> Result<(), ApiError> {
-        let Some(owner) = &query.mesh_owner else { return Ok(()) };
-        reject(validate::validate(appmesh_model::common::ACCOUNT_ID, &json!(owner), &Path::root().key("meshOwner")))?;
+        let Some(owner) = &query.mesh_owner else {
+            return Ok(());
+        };
+        reject(validate::validate(
+            appmesh_model::common::ACCOUNT_ID,
+            &json!(owner),
+            &Path::root().key("meshOwner"),
+        ))?;
         if *owner != self.settings.account_id {
             return Err(ApiError::not_found(format!(
                 "no mesh owned by account {owner} is shared with this account"
@@ -293,7 +375,9 @@ impl Service {
     fn parse_arn(&self, arn: Option<&str>) -> Result<ResourceKey, ApiError> {
         let arn = arn.ok_or_else(|| ApiError::bad_request("resourceArn is required"))?;
         let (region, account, key) = ResourceKey::parse_arn(arn).ok_or_else(|| {
-            ApiError::bad_request(format!("resourceArn {arn:?} is not an App Mesh resource ARN"))
+            ApiError::bad_request(format!(
+                "resourceArn {arn:?} is not an App Mesh resource ARN"
+            ))
         })?;
         if region != self.settings.region || account != self.settings.account_id {
             return Err(ApiError::not_found(format!(
@@ -309,7 +393,8 @@ impl Service {
         if key.kind != Kind::Mesh {
             self.require_container(txn, key)?;
         }
-        txn.get(key)?.ok_or_else(|| ApiError::not_found(format!("{} not found", describe_key(key))))
+        txn.get(key)?
+            .ok_or_else(|| ApiError::not_found(format!("{} not found", describe_key(key))))
     }
 
     /// NotFound unless the mesh (and router or gateway) holding `key` exist.
@@ -319,11 +404,17 @@ impl Service {
         }
         let mesh = ResourceKey::mesh(&key.mesh);
         if txn.get(&mesh)?.is_none() {
-            return Err(ApiError::not_found(format!("{} not found", describe_key(&mesh))));
+            return Err(ApiError::not_found(format!(
+                "{} not found",
+                describe_key(&mesh)
+            )));
         }
         if let Some(parent) = key.parent_key() {
             if txn.get(&parent)?.is_none() {
-                return Err(ApiError::not_found(format!("{} not found", describe_key(&parent))));
+                return Err(ApiError::not_found(format!(
+                    "{} not found",
+                    describe_key(&parent)
+                )));
             }
         }
         Ok(())
@@ -385,11 +476,18 @@ pub struct Container {
 
 /// The names in an item URI must be valid names.
 fn validate_key(key: &ResourceKey) -> Result<(), ApiError> {
-    let container = Container { mesh: Some(key.mesh.clone()), parent: key.parent.clone() };
+    let container = Container {
+        mesh: Some(key.mesh.clone()),
+        parent: key.parent.clone(),
+    };
     container.validate(key.kind)?;
     if key.kind != Kind::Mesh {
         let path = Path::root().key(key.kind.name_member());
-        reject(validate::validate(key.kind.name_shape(), &json!(key.name), &path))?;
+        reject(validate::validate(
+            key.kind.name_shape(),
+            &json!(key.name),
+            &path,
+        ))?;
     }
     Ok(())
 }
@@ -412,10 +510,18 @@ impl Container {
         let mut v = Vec::new();
         let name = appmesh_model::common::RESOURCE_NAME;
         if let Some(mesh) = &self.mesh {
-            v.extend(validate::validate(name, &json!(mesh), &Path::root().key("meshName")));
+            v.extend(validate::validate(
+                name,
+                &json!(mesh),
+                &Path::root().key("meshName"),
+            ));
         }
         if let (Some(parent), Some(parent_kind)) = (&self.parent, kind.parent()) {
-            v.extend(validate::validate(name, &json!(parent), &Path::root().key(parent_kind.name_member())));
+            v.extend(validate::validate(
+                name,
+                &json!(parent),
+                &Path::root().key(parent_kind.name_member()),
+            ));
         }
         reject(v)
     }
@@ -442,15 +548,24 @@ fn parse_spec(kind: Kind, body: &Value) -> Result<Spec, ApiError> {
 fn parse_tags(value: Option<&Value>) -> Result<Vec<(String, String)>, ApiError> {
     let tags: Vec<TagRef> = match value {
         None | Some(Value::Null) => Vec::new(),
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| ApiError::bad_request(format!("tags: {e}")))?,
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| ApiError::bad_request(format!("tags: {e}")))?,
     };
     let mut out: Vec<(String, String)> = Vec::with_capacity(tags.len());
     for (i, tag) in tags.into_iter().enumerate() {
         if tag.key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(ApiError::bad_request(format!("tags[{i}].key {:?} uses the reserved prefix aws:", tag.key)));
+            return Err(ApiError::bad_request(format!(
+                "tags[{i}].key {:?} uses the reserved prefix aws:",
+                tag.key
+            )));
         }
         match out.binary_search_by(|(k, _)| k.cmp(&tag.key)) {
-            Ok(_) => return Err(ApiError::bad_request(format!("tags[{i}].key {:?} is given twice", tag.key))),
+            Ok(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "tags[{i}].key {:?} is given twice",
+                    tag.key
+                )))
+            }
             Err(at) => out.insert(at, (tag.key, tag.value)),
         }
     }
@@ -459,10 +574,14 @@ fn parse_tags(value: Option<&Value>) -> Result<Vec<(String, String)>, ApiError> 
 
 /// `limit`: a whole number from 1 to `max`; `DEFAULT_PAGE` when absent.
 fn parse_limit(limit: Option<&str>, max: usize) -> Result<usize, ApiError> {
-    let Some(raw) = limit else { return Ok(DEFAULT_PAGE.min(max)) };
+    let Some(raw) = limit else {
+        return Ok(DEFAULT_PAGE.min(max));
+    };
     match raw.trim().parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(ApiError::bad_request(format!("limit must be a whole number from 1 to {max} (found {raw:?})"))),
+        _ => Err(ApiError::bad_request(format!(
+            "limit must be a whole number from 1 to {max} (found {raw:?})"
+        ))),
     }
 }
 
@@ -470,17 +589,24 @@ fn parse_limit(limit: Option<&str>, max: usize) -> Result<usize, ApiError> {
 /// key returned so the next page starts with an index seek (its cost does not grow with the
 /// offset).
 fn encode_token(kind: Kind, scope: &str, after: &str) -> String {
-    URL_SAFE_NO_PAD.encode(json!({ "v": 1, "kind": kind.api_name(), "scope": scope, "after": after }).to_string())
+    URL_SAFE_NO_PAD.encode(
+        json!({ "v": 1, "kind": kind.api_name(), "scope": scope, "after": after }).to_string(),
+    )
 }
 
 fn decode_token(token: &str, kind: Kind, scope: &str) -> Result<String, ApiError> {
     let invalid = || ApiError::bad_request("nextToken is not a token this list returned");
-    let bytes = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| invalid())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token.trim())
+        .map_err(|_| invalid())?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if value["v"] != 1 || value["kind"] != kind.api_name() || value["scope"] != scope {
         return Err(invalid());
     }
-    value["after"].as_str().map(str::to_owned).ok_or_else(invalid)
+    value["after"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(invalid)
 }
 
 fn fingerprint(parts: &[&str]) -> String {
@@ -493,13 +619,18 @@ fn fingerprint(parts: &[&str]) -> String {
 }
 
 /// The earlier answer to a retried request, or Conflict if the token was used differently.
-fn replay(txn: &mut dyn Txn, scope: &str, token: Option<&str>, fingerprint: &str) -> Result<Option<Value>, ApiError> {
+fn replay(
+    txn: &mut dyn Txn,
+    scope: &str,
+    token: Option<&str>,
+    fingerprint: &str,
+) -> Result<Option<Value>, ApiError> {
     let Some(token) = token else { return Ok(None) };
     match txn.token(scope, token)? {
         None => Ok(None),
-        Some(t) if t.fingerprint == fingerprint => {
-            Ok(Some(serde_json::from_str(&t.response).map_err(ApiError::internal)?))
-        }
+        Some(t) if t.fingerprint == fingerprint => Ok(Some(
+            serde_json::from_str(&t.response).map_err(ApiError::internal)?,
+        )),
         Some(_) => Err(ApiError::new(
             ErrorKind::Conflict,
             format!("clientToken {token:?} was already used for a different {scope} request"),
@@ -507,9 +638,19 @@ fn replay(txn: &mut dyn Txn, scope: &str, token: Option<&str>, fingerprint: &str
     }
 }
 
-fn remember(txn: &mut dyn Txn, scope: &str, token: Option<&str>, fingerprint: &str, answer: &Value, now: i64) -> Result<(), ApiError> {
+fn remember(
+    txn: &mut dyn Txn,
+    scope: &str,
+    token: Option<&str>,
+    fingerprint: &str,
+    answer: &Value,
+    now: i64,
+) -> Result<(), ApiError> {
     if let Some(token) = token {
-        let record = TokenRecord { fingerprint: fingerprint.to_owned(), response: answer.to_string() };
+        let record = TokenRecord {
+            fingerprint: fingerprint.to_owned(),
+            response: answer.to_string(),
+        };
         txn.put_token(scope, token, &record, now)?;
     }
     Ok(())
@@ -532,13 +673,17 @@ fn names(key: &ResourceKey) -> Map<String, Value> {
 fn describe_key(key: &ResourceKey) -> String {
     match (key.kind, key.kind.parent(), &key.parent) {
         (Kind::Mesh, _, _) => format!("mesh {}", key.name),
-        (kind, Some(pk), Some(p)) => format!("{kind} {} of {pk} {p} in mesh {}", key.name, key.mesh),
+        (kind, Some(pk), Some(p)) => {
+            format!("{kind} {} of {pk} {p} in mesh {}", key.name, key.mesh)
+        }
         (kind, _, _) => format!("{kind} {} in mesh {}", key.name, key.mesh),
     }
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn seconds(ms: i64) -> Value {
@@ -552,36 +697,69 @@ fn references(key: &ResourceKey, spec: &Spec) -> Vec<ResourceKey> {
     let to = |kind, name: &str| ResourceKey::in_mesh(kind, &key.mesh, name);
     match spec {
         Spec::VirtualService(s) => match &s.provider {
-            Some(VirtualServiceProvider::VirtualNode(n)) => vec![to(Kind::VirtualNode, &n.virtual_node_name)],
-            Some(VirtualServiceProvider::VirtualRouter(r)) => vec![to(Kind::VirtualRouter, &r.virtual_router_name)],
+            Some(VirtualServiceProvider::VirtualNode(n)) => {
+                vec![to(Kind::VirtualNode, &n.virtual_node_name)]
+            }
+            Some(VirtualServiceProvider::VirtualRouter(r)) => {
+                vec![to(Kind::VirtualRouter, &r.virtual_router_name)]
+            }
             None => Vec::new(),
         },
-        Spec::Route(s) => s.weighted_targets().iter().map(|t| to(Kind::VirtualNode, &t.virtual_node)).collect(),
-        Spec::GatewayRoute(s) => {
-            s.target().map(|t| vec![to(Kind::VirtualService, &t.virtual_service.virtual_service_name)]).unwrap_or_default()
-        }
+        Spec::Route(s) => s
+            .weighted_targets()
+            .iter()
+            .map(|t| to(Kind::VirtualNode, &t.virtual_node))
+            .collect(),
+        Spec::GatewayRoute(s) => s
+            .target()
+            .map(|t| {
+                vec![to(
+                    Kind::VirtualService,
+                    &t.virtual_service.virtual_service_name,
+                )]
+            })
+            .unwrap_or_default(),
         _ => Vec::new(),
     }
 }
 
 fn stored_references(record: &Record) -> Result<Vec<ResourceKey>, ApiError> {
-    let spec = Spec::parse(record.key.kind, &record.spec, &Path::root().key("spec"))
-        .map_err(|v| ApiError::internal(format_args!("stored spec of {} no longer parses: {v:?}", record.key)))?;
+    let spec =
+        Spec::parse(record.key.kind, &record.spec, &Path::root().key("spec")).map_err(|v| {
+            ApiError::internal(format_args!(
+                "stored spec of {} no longer parses: {v:?}",
+                record.key
+            ))
+        })?;
     Ok(references(&record.key, &spec))
 }
 
-fn load<T: serde::de::DeserializeOwned>(txn: &mut dyn Txn, key: &ResourceKey) -> Result<Option<T>, ApiError> {
+fn load<T: serde::de::DeserializeOwned>(
+    txn: &mut dyn Txn,
+    key: &ResourceKey,
+) -> Result<Option<T>, ApiError> {
     txn.get(key)?
-        .map(|r| serde_json::from_value(r.spec).map_err(|e| ApiError::internal(format_args!("stored spec of {key}: {e}"))))
+        .map(|r| {
+            serde_json::from_value(r.spec)
+                .map_err(|e| ApiError::internal(format_args!("stored spec of {key}: {e}")))
+        })
         .transpose()
 }
 
 fn node_ports(spec: &VirtualNodeSpec) -> Vec<i32> {
-    spec.listeners.iter().flatten().map(|l| l.port_mapping.port).collect()
+    spec.listeners
+        .iter()
+        .flatten()
+        .map(|l| l.port_mapping.port)
+        .collect()
 }
 
 fn router_ports(spec: &VirtualRouterSpec) -> Vec<i32> {
-    spec.listeners.iter().flatten().map(|l| l.port_mapping.port).collect()
+    spec.listeners
+        .iter()
+        .flatten()
+        .map(|l| l.port_mapping.port)
+        .collect()
 }
 
 fn gateway_ports(spec: &VirtualGatewaySpec) -> Vec<i32> {
@@ -604,19 +782,31 @@ fn check_port(port: Option<i32>, ports: &[i32], owner: &str, path: Path) -> Resu
 
 /// Checks what a spec points at (targets, providers, listener ports) and returns the
 /// references to record.
-fn check_references(txn: &mut dyn Txn, key: &ResourceKey, spec: &Spec) -> Result<Vec<ResourceKey>, ApiError> {
+fn check_references(
+    txn: &mut dyn Txn,
+    key: &ResourceKey,
+    spec: &Spec,
+) -> Result<Vec<ResourceKey>, ApiError> {
     let spec_path = Path::root().key("spec");
-    let missing = |path: Path, target: &ResourceKey| ApiError::not_found(format!("{path}: {} not found", describe_key(target)));
+    let missing = |path: Path, target: &ResourceKey| {
+        ApiError::not_found(format!("{path}: {} not found", describe_key(target)))
+    };
     match spec {
         Spec::VirtualService(VirtualServiceSpec { provider: Some(p) }) => {
             let (target, path) = match p {
                 VirtualServiceProvider::VirtualNode(n) => (
                     ResourceKey::in_mesh(Kind::VirtualNode, &key.mesh, &n.virtual_node_name),
-                    spec_path.key("provider").key("virtualNode").key("virtualNodeName"),
+                    spec_path
+                        .key("provider")
+                        .key("virtualNode")
+                        .key("virtualNodeName"),
                 ),
                 VirtualServiceProvider::VirtualRouter(r) => (
                     ResourceKey::in_mesh(Kind::VirtualRouter, &key.mesh, &r.virtual_router_name),
-                    spec_path.key("provider").key("virtualRouter").key("virtualRouterName"),
+                    spec_path
+                        .key("provider")
+                        .key("virtualRouter")
+                        .key("virtualRouterName"),
                 ),
             };
             if txn.get(&target)?.is_none() {
@@ -638,46 +828,91 @@ fn route_kind(route: &RouteSpec) -> (&'static str, Option<i32>) {
     } else if let Some(r) = &route.grpc_route {
         ("grpcRoute", r.r#match.port)
     } else {
-        ("tcpRoute", route.tcp_route.as_ref().and_then(|r| r.r#match.as_ref()).and_then(|m| m.port))
+        (
+            "tcpRoute",
+            route
+                .tcp_route
+                .as_ref()
+                .and_then(|r| r.r#match.as_ref())
+                .and_then(|m| m.port),
+        )
     }
 }
 
-fn check_route(txn: &mut dyn Txn, key: &ResourceKey, route: &RouteSpec, spec_path: &Path) -> Result<(), ApiError> {
+fn check_route(
+    txn: &mut dyn Txn,
+    key: &ResourceKey,
+    route: &RouteSpec,
+    spec_path: &Path,
+) -> Result<(), ApiError> {
     let (kind_name, match_port) = route_kind(route);
     let kp = spec_path.key(kind_name);
     if let Some(router_key) = key.parent_key() {
         if let Some(router) = load::<VirtualRouterSpec>(txn, &router_key)? {
-            check_port(match_port, &router_ports(&router), &describe_key(&router_key), kp.key("match").key("port"))?;
+            check_port(
+                match_port,
+                &router_ports(&router),
+                &describe_key(&router_key),
+                kp.key("match").key("port"),
+            )?;
         }
     }
     for (i, target) in route.weighted_targets().iter().enumerate() {
         let tp = kp.key("action").key("weightedTargets").index(i);
         let node_key = ResourceKey::in_mesh(Kind::VirtualNode, &key.mesh, &target.virtual_node);
         let Some(node) = load::<VirtualNodeSpec>(txn, &node_key)? else {
-            return Err(ApiError::not_found(format!("{}: {} not found", tp.key("virtualNode"), describe_key(&node_key))));
+            return Err(ApiError::not_found(format!(
+                "{}: {} not found",
+                tp.key("virtualNode"),
+                describe_key(&node_key)
+            )));
         };
-        check_port(target.port, &node_ports(&node), &describe_key(&node_key), tp.key("port"))?;
+        check_port(
+            target.port,
+            &node_ports(&node),
+            &describe_key(&node_key),
+            tp.key("port"),
+        )?;
     }
     Ok(())
 }
 
-fn check_gateway_route(txn: &mut dyn Txn, key: &ResourceKey, route: &GatewayRouteSpec, spec_path: &Path) -> Result<(), ApiError> {
+fn check_gateway_route(
+    txn: &mut dyn Txn,
+    key: &ResourceKey,
+    route: &GatewayRouteSpec,
+    spec_path: &Path,
+) -> Result<(), ApiError> {
     let (kind_name, match_port) = if let Some(r) = &route.http_route {
         ("httpRoute", r.r#match.port)
     } else if let Some(r) = &route.http2_route {
         ("http2Route", r.r#match.port)
     } else {
-        ("grpcRoute", route.grpc_route.as_ref().and_then(|r| r.r#match.port))
+        (
+            "grpcRoute",
+            route.grpc_route.as_ref().and_then(|r| r.r#match.port),
+        )
     };
     let kp = spec_path.key(kind_name);
     if let Some(gateway_key) = key.parent_key() {
         if let Some(gateway) = load::<VirtualGatewaySpec>(txn, &gateway_key)? {
-            check_port(match_port, &gateway_ports(&gateway), &describe_key(&gateway_key), kp.key("match").key("port"))?;
+            check_port(
+                match_port,
+                &gateway_ports(&gateway),
+                &describe_key(&gateway_key),
+                kp.key("match").key("port"),
+            )?;
         }
     }
-    let Some(target) = route.target() else { return Ok(()) };
+    let Some(target) = route.target() else {
+        return Ok(());
+    };
     let tp = kp.key("action").key("target");
-    let service_key = ResourceKey::in_mesh(Kind::VirtualService, &key.mesh, &target.virtual_service.virtual_service_name);
+    let service_key = ResourceKey::in_mesh(
+        Kind::VirtualService,
+        &key.mesh,
+        &target.virtual_service.virtual_service_name,
+    );
     let Some(service) = load::<VirtualServiceSpec>(txn, &service_key)? else {
         return Err(ApiError::not_found(format!(
             "{}: {} not found",
@@ -697,7 +932,11 @@ fn check_gateway_route(txn: &mut dyn Txn, key: &ResourceKey, route: &GatewayRout
         None => None,
     };
     if let Some((ports, provider_key)) = provider {
-        let owner = format!("{} (the provider of {})", describe_key(&provider_key), describe_key(&service_key));
+        let owner = format!(
+            "{} (the provider of {})",
+            describe_key(&provider_key),
+            describe_key(&service_key)
+        );
         check_port(target.port, &ports, &owner, tp.key("port"))?;
     }
     Ok(())

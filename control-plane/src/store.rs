@@ -65,23 +65,40 @@ pub trait Txn {
     fn count(&mut self, kind: Kind, mesh: &str, parent: Option<&str>) -> Result<usize, ApiError>;
 
     /// Up to `limit` resources inside a mesh, or under a router or gateway.
-    fn children(&mut self, parent: &ResourceKey, limit: usize) -> Result<Vec<ResourceKey>, ApiError>;
+    fn children(
+        &mut self,
+        parent: &ResourceKey,
+        limit: usize,
+    ) -> Result<Vec<ResourceKey>, ApiError>;
 
     /// Up to `limit` resources whose spec refers to `target`.
-    fn referrers(&mut self, target: &ResourceKey, limit: usize) -> Result<Vec<ResourceKey>, ApiError>;
+    fn referrers(
+        &mut self,
+        target: &ResourceKey,
+        limit: usize,
+    ) -> Result<Vec<ResourceKey>, ApiError>;
 
     /// The answer remembered for a client token used with an operation.
     fn token(&mut self, scope: &str, token: &str) -> Result<Option<TokenRecord>, ApiError>;
 
     /// Remembers the answer to a request that carried a client token.
-    fn put_token(&mut self, scope: &str, token: &str, record: &TokenRecord, now_ms: i64) -> Result<(), ApiError>;
+    fn put_token(
+        &mut self,
+        scope: &str,
+        token: &str,
+        record: &TokenRecord,
+        now_ms: i64,
+    ) -> Result<(), ApiError>;
 }
 
 /// Durable storage for the control plane.
 pub trait Store: Send + Sync + 'static {
     /// Runs `work` in one transaction, committed (and durable) if it returns `Ok`, rolled
     /// back otherwise.
-    fn transact(&self, work: &mut dyn FnMut(&mut dyn Txn) -> Result<(), ApiError>) -> Result<(), ApiError>;
+    fn transact(
+        &self,
+        work: &mut dyn FnMut(&mut dyn Txn) -> Result<(), ApiError>,
+    ) -> Result<(), ApiError>;
 
     /// Whether the storage answers.
     fn healthy(&self) -> bool;

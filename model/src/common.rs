@@ -15,13 +15,24 @@ pub const HEADER_NAME: &Shape = &text(1, 50);
 /// A value a header or metadata entry is matched against: 1 to 255 characters.
 pub const HEADER_MATCH: &Shape = &text(1, 255);
 /// A 12-digit AWS account id.
-pub const ACCOUNT_ID: &Shape = &Shape::String(Text { min: 12, max: Some(12), rule: Some(&DIGITS) });
+pub const ACCOUNT_ID: &Shape = &Shape::String(Text {
+    min: 12,
+    max: Some(12),
+    rule: Some(&DIGITS),
+});
 /// A list of ACM Private CA ARNs: 1 to 3 of them.
 pub const CERTIFICATE_AUTHORITY_ARNS: &Shape = &list(String::SHAPE, 1, 3);
 /// A list of TLS ports.
-pub const PORT_LIST: &Shape = &Shape::List(crate::shape::List { item: PORT_NUMBER, min: 0, max: None });
+pub const PORT_LIST: &Shape = &Shape::List(crate::shape::List {
+    item: PORT_NUMBER,
+    min: 0,
+    max: None,
+});
 
-static DIGITS: TextRule = TextRule { requirement: "contain only digits", check: |s| s.bytes().all(|b| b.is_ascii_digit()) };
+static DIGITS: TextRule = TextRule {
+    requirement: "contain only digits",
+    check: |s| s.bytes().all(|b| b.is_ascii_digit()),
+};
 
 /// Seconds since the Unix epoch, with a fraction; the model's `timestamp`.
 pub type Timestamp = f64;

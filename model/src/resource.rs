@@ -3,16 +3,18 @@
 
 use std::fmt;
 
-use crate::common::{ResourceMetadata, ResourceStatus, TagRef, Timestamp, ACCOUNT_ID, RESOURCE_NAME, TAG_LIST};
+use crate::common::{
+    ResourceMetadata, ResourceStatus, TagRef, Timestamp, ACCOUNT_ID, RESOURCE_NAME, TAG_LIST,
+};
 use crate::gateway_route::GatewayRouteSpec;
 use crate::mesh::MeshSpec;
 use crate::route::RouteSpec;
 use crate::shape::{Described, Shape};
+use crate::structure;
 use crate::virtual_gateway::VirtualGatewaySpec;
 use crate::virtual_node::VirtualNodeSpec;
 use crate::virtual_router::VirtualRouterSpec;
 use crate::virtual_service::VirtualServiceSpec;
-use crate::structure;
 
 /// A kind of App Mesh resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -194,12 +196,22 @@ impl ResourceKey {
     /// The key of a mesh.
     pub fn mesh(name: impl Into<String>) -> Self {
         let name = name.into();
-        ResourceKey { kind: Kind::Mesh, mesh: name.clone(), parent: None, name }
+        ResourceKey {
+            kind: Kind::Mesh,
+            mesh: name.clone(),
+            parent: None,
+            name,
+        }
     }
 
     /// The key of a resource directly in a mesh.
     pub fn in_mesh(kind: Kind, mesh: impl Into<String>, name: impl Into<String>) -> Self {
-        ResourceKey { kind, mesh: mesh.into(), parent: None, name: name.into() }
+        ResourceKey {
+            kind,
+            mesh: mesh.into(),
+            parent: None,
+            name: name.into(),
+        }
     }
 
     /// The key of this resource's parent (router or gateway), if it has one.
@@ -224,8 +236,21 @@ impl ResourceKey {
     /// Parses an App Mesh ARN into its region, account and key.
     pub fn parse_arn(arn: &str) -> Option<(String, String, ResourceKey)> {
         let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(_partition), Some("appmesh"), Some(region), Some(account), Some(path)) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        let (
+            Some("arn"),
+            Some(_partition),
+            Some("appmesh"),
+            Some(region),
+            Some(account),
+            Some(path),
+        ) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        )
         else {
             return None;
         };
@@ -233,9 +258,14 @@ impl ResourceKey {
         let key = match segs.as_slice() {
             ["mesh", mesh] => ResourceKey::mesh(*mesh),
             ["mesh", mesh, seg, name] => {
-                let kind = [Kind::VirtualService, Kind::VirtualNode, Kind::VirtualRouter, Kind::VirtualGateway]
-                    .into_iter()
-                    .find(|k| k.arn_segment() == *seg)?;
+                let kind = [
+                    Kind::VirtualService,
+                    Kind::VirtualNode,
+                    Kind::VirtualRouter,
+                    Kind::VirtualGateway,
+                ]
+                .into_iter()
+                .find(|k| k.arn_segment() == *seg)?;
                 ResourceKey::in_mesh(kind, *mesh, *name)
             }
             ["mesh", mesh, "virtualRouter", router, "route", name] => ResourceKey {
@@ -521,7 +551,10 @@ mod tests {
         for key in keys {
             let arn = key.arn("us-east-1", "123456789012");
             let (region, account, parsed) = ResourceKey::parse_arn(&arn).expect("parses");
-            assert_eq!((region.as_str(), account.as_str(), &parsed), ("us-east-1", "123456789012", &key));
+            assert_eq!(
+                (region.as_str(), account.as_str(), &parsed),
+                ("us-east-1", "123456789012", &key)
+            );
         }
         assert_eq!(
             ResourceKey::in_mesh(Kind::VirtualNode, "apps", "b").arn("us-east-1", "123456789012"),

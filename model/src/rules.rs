@@ -18,13 +18,20 @@ use crate::virtual_router::VirtualRouterSpec;
 use crate::Spec;
 
 /// HTTP retry events the service knows.
-pub const HTTP_RETRY_EVENTS: [&str; 4] = ["server-error", "gateway-error", "client-error", "stream-error"];
+pub const HTTP_RETRY_EVENTS: [&str; 4] = [
+    "server-error",
+    "gateway-error",
+    "client-error",
+    "stream-error",
+];
 
 /// Checks the rules on a resource's own name.
 pub fn check_name(kind: Kind, name: &str, path: &Path) -> Vec<Violation> {
     let mut out = Vec::new();
     if kind == Kind::VirtualRouter
-        && !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         out.push(Violation::new(
             path.clone(),
@@ -91,15 +98,18 @@ impl Rules {
             if let Some(timeout) = &l.timeout {
                 let tp = lp.key("timeout");
                 let (kind, durations): (_, Vec<(&str, &Option<Duration>)>) = match timeout {
-                    ListenerTimeout::Grpc(t) => {
-                        ("grpc", vec![("idle", &t.idle), ("perRequest", &t.per_request)])
-                    }
-                    ListenerTimeout::Http(t) => {
-                        ("http", vec![("idle", &t.idle), ("perRequest", &t.per_request)])
-                    }
-                    ListenerTimeout::Http2(t) => {
-                        ("http2", vec![("idle", &t.idle), ("perRequest", &t.per_request)])
-                    }
+                    ListenerTimeout::Grpc(t) => (
+                        "grpc",
+                        vec![("idle", &t.idle), ("perRequest", &t.per_request)],
+                    ),
+                    ListenerTimeout::Http(t) => (
+                        "http",
+                        vec![("idle", &t.idle), ("perRequest", &t.per_request)],
+                    ),
+                    ListenerTimeout::Http2(t) => (
+                        "http2",
+                        vec![("idle", &t.idle), ("perRequest", &t.per_request)],
+                    ),
                     ListenerTimeout::Tcp(t) => ("tcp", vec![("idle", &t.idle)]),
                 };
                 for (name, d) in durations {
@@ -108,24 +118,50 @@ impl Rules {
             }
             if let Some(od) = &l.outlier_detection {
                 let op = lp.key("outlierDetection");
-                self.duration(Some(&od.base_ejection_duration), op.key("baseEjectionDuration"));
+                self.duration(
+                    Some(&od.base_ejection_duration),
+                    op.key("baseEjectionDuration"),
+                );
                 self.duration(Some(&od.interval), op.key("interval"));
             }
             if let Some(tls) = &l.tls {
-                if let Some(sans) = tls.validation.as_ref().and_then(|v| v.subject_alternative_names.as_ref()) {
-                    self.sans(sans, false, lp.key("tls").key("validation").key("subjectAlternativeNames"));
+                if let Some(sans) = tls
+                    .validation
+                    .as_ref()
+                    .and_then(|v| v.subject_alternative_names.as_ref())
+                {
+                    self.sans(
+                        sans,
+                        false,
+                        lp.key("tls")
+                            .key("validation")
+                            .key("subjectAlternativeNames"),
+                    );
                 }
             }
         }
-        if let Some(policy) = spec.backend_defaults.as_ref().and_then(|d| d.client_policy.as_ref()) {
+        if let Some(policy) = spec
+            .backend_defaults
+            .as_ref()
+            .and_then(|d| d.client_policy.as_ref())
+        {
             self.client_policy(policy, path.key("backendDefaults").key("clientPolicy"));
         }
-        for (i, backend) in spec.backends.as_deref().unwrap_or_default().iter().enumerate() {
+        for (i, backend) in spec
+            .backends
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             let crate::virtual_node::Backend::VirtualService(vs) = backend;
             if let Some(policy) = &vs.client_policy {
                 self.client_policy(
                     policy,
-                    path.key("backends").index(i).key("virtualService").key("clientPolicy"),
+                    path.key("backends")
+                        .index(i)
+                        .key("virtualService")
+                        .key("clientPolicy"),
                 );
             }
         }
@@ -142,7 +178,11 @@ impl Rules {
                     VirtualGatewayConnectionPool::Http(_) => "http",
                     VirtualGatewayConnectionPool::Http2(_) => "http2",
                 };
-                self.same_protocol(kind, l.port_mapping.protocol.as_str(), lp.key("connectionPool"));
+                self.same_protocol(
+                    kind,
+                    l.port_mapping.protocol.as_str(),
+                    lp.key("connectionPool"),
+                );
             }
             if let Some(sans) = l
                 .tls
@@ -150,7 +190,13 @@ impl Rules {
                 .and_then(|t| t.validation.as_ref())
                 .and_then(|v| v.subject_alternative_names.as_ref())
             {
-                self.sans(sans, false, lp.key("tls").key("validation").key("subjectAlternativeNames"));
+                self.sans(
+                    sans,
+                    false,
+                    lp.key("tls")
+                        .key("validation")
+                        .key("subjectAlternativeNames"),
+                );
             }
         }
         if let Some(tls) = spec
@@ -159,7 +205,10 @@ impl Rules {
             .and_then(|d| d.client_policy.as_ref())
             .and_then(|p| p.tls.as_ref())
         {
-            self.client_tls(tls, path.key("backendDefaults").key("clientPolicy").key("tls"));
+            self.client_tls(
+                tls,
+                path.key("backendDefaults").key("clientPolicy").key("tls"),
+            );
         }
     }
 
@@ -181,7 +230,11 @@ impl Rules {
     fn client_tls(&mut self, tls: &ClientPolicyTls, path: Path) {
         if let Some(sans) = &tls.validation.subject_alternative_names {
             let enforced = tls.enforce.unwrap_or(true);
-            self.sans(sans, enforced, path.key("validation").key("subjectAlternativeNames"));
+            self.sans(
+                sans,
+                enforced,
+                path.key("validation").key("subjectAlternativeNames"),
+            );
         }
     }
 
@@ -193,7 +246,10 @@ impl Rules {
             if !(is_dns_name(san) || is_uri(san)) {
                 self.fail(p, format!("must be a DNS name or a URI (found {san:?})"));
             } else if enforced && san.contains('*') {
-                self.fail(p, "cannot hold a wildcard while the client policy enforces TLS");
+                self.fail(
+                    p,
+                    "cannot hold a wildcard while the client policy enforces TLS",
+                );
             }
         }
     }
@@ -213,7 +269,10 @@ impl Rules {
 
     fn virtual_router(&mut self, spec: &VirtualRouterSpec, path: &Path) {
         let listeners = spec.listeners.as_deref().unwrap_or_default();
-        self.distinct_ports(listeners.iter().map(|l| l.port_mapping.port), &path.key("listeners"));
+        self.distinct_ports(
+            listeners.iter().map(|l| l.port_mapping.port),
+            &path.key("listeners"),
+        );
     }
 
     fn route(&mut self, spec: &RouteSpec, path: &Path) {
@@ -224,7 +283,10 @@ impl Rules {
             ("tcpRoute", spec.tcp_route.is_some()),
         ];
         self.one_kind(&kinds, path);
-        for (name, route) in [("httpRoute", &spec.http_route), ("http2Route", &spec.http2_route)] {
+        for (name, route) in [
+            ("httpRoute", &spec.http_route),
+            ("http2Route", &spec.http2_route),
+        ] {
             if let Some(r) = route {
                 self.http_route(r, path.key(name));
             }
@@ -233,7 +295,10 @@ impl Rules {
             let p = path.key("grpcRoute");
             let m = &r.r#match;
             if m.method_name.is_some() && m.service_name.is_none() {
-                self.fail(p.key("match").key("serviceName"), "is required when methodName is set");
+                self.fail(
+                    p.key("match").key("serviceName"),
+                    "is required when methodName is set",
+                );
             }
             for (i, md) in m.metadata.as_deref().unwrap_or_default().iter().enumerate() {
                 if let Some(mm) = &md.r#match {
@@ -251,15 +316,26 @@ impl Rules {
             }
         }
         if let Some(t) = spec.tcp_route.as_ref().and_then(|r| r.timeout.as_ref()) {
-            self.duration(t.idle.as_ref(), path.key("tcpRoute").key("timeout").key("idle"));
+            self.duration(
+                t.idle.as_ref(),
+                path.key("tcpRoute").key("timeout").key("idle"),
+            );
         }
     }
 
     fn one_kind(&mut self, kinds: &[(&str, bool)], path: &Path) {
-        let set: Vec<&str> = kinds.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect();
+        let set: Vec<&str> = kinds
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| *k)
+            .collect();
         if set.len() != 1 {
             let all: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
-            let found = if set.is_empty() { "none".to_owned() } else { set.join(", ") };
+            let found = if set.is_empty() {
+                "none".to_owned()
+            } else {
+                set.join(", ")
+            };
             self.fail(
                 path.clone(),
                 format!("must set exactly one of {} (found {found})", all.join(", ")),
@@ -295,7 +371,10 @@ impl Rules {
             if !HTTP_RETRY_EVENTS.contains(&e.as_str()) {
                 self.fail(
                     p.index(i),
-                    format!("must be one of {} (found {e:?})", HTTP_RETRY_EVENTS.join(", ")),
+                    format!(
+                        "must be one of {} (found {e:?})",
+                        HTTP_RETRY_EVENTS.join(", ")
+                    ),
                 );
             }
         }
@@ -304,7 +383,10 @@ impl Rules {
     fn prefix_and_path(&mut self, prefix: Option<&str>, path: Option<&HttpPathMatch>, mp: &Path) {
         if let Some(prefix) = prefix {
             if !prefix.starts_with('/') {
-                self.fail(mp.key("prefix"), format!("must start with / (found {prefix:?})"));
+                self.fail(
+                    mp.key("prefix"),
+                    format!("must start with / (found {prefix:?})"),
+                );
             }
             if path.is_some() {
                 self.fail(mp.key("path"), "cannot be set together with prefix");
@@ -313,11 +395,14 @@ impl Rules {
         if let Some(path) = path {
             let pp = mp.key("path");
             match (&path.exact, &path.regex) {
-                (Some(_), Some(_)) => self.fail(pp, "must set exactly one of exact, regex (found both)"),
-                (None, None) => self.fail(pp, "must set exactly one of exact, regex (found none)"),
-                (Some(exact), None) if !exact.starts_with('/') => {
-                    self.fail(pp.key("exact"), format!("must start with / (found {exact:?})"))
+                (Some(_), Some(_)) => {
+                    self.fail(pp, "must set exactly one of exact, regex (found both)")
                 }
+                (None, None) => self.fail(pp, "must set exactly one of exact, regex (found none)"),
+                (Some(exact), None) if !exact.starts_with('/') => self.fail(
+                    pp.key("exact"),
+                    format!("must start with / (found {exact:?})"),
+                ),
                 (None, Some(re)) => self.regex(re, pp.key("regex")),
                 _ => {}
             }
@@ -342,7 +427,10 @@ impl Rules {
 
     fn range(&mut self, r: &MatchRange, p: Path) {
         if r.start >= r.end {
-            self.fail(p.key("end"), format!("must be greater than start {} (found {})", r.start, r.end));
+            self.fail(
+                p.key("end"),
+                format!("must be greater than start {} (found {})", r.start, r.end),
+            );
         }
     }
 
@@ -350,8 +438,16 @@ impl Rules {
     fn regex(&mut self, re: &str, p: Path) {
         if let Err(e) = regex_syntax::Parser::new().parse(re) {
             let detail = e.to_string();
-            let reason = detail.lines().last().unwrap_or("invalid").trim().trim_start_matches("error: ");
-            self.fail(p, format!("is not a valid RE2 regular expression ({reason})"));
+            let reason = detail
+                .lines()
+                .last()
+                .unwrap_or("invalid")
+                .trim()
+                .trim_start_matches("error: ");
+            self.fail(
+                p,
+                format!("is not a valid RE2 regular expression ({reason})"),
+            );
         }
     }
 
@@ -364,7 +460,10 @@ impl Rules {
             ("httpRoute", spec.http_route.is_some()),
         ];
         self.one_kind(&kinds, path);
-        for (name, route) in [("httpRoute", &spec.http_route), ("http2Route", &spec.http2_route)] {
+        for (name, route) in [
+            ("httpRoute", &spec.http_route),
+            ("http2Route", &spec.http2_route),
+        ] {
             if let Some(r) = route {
                 self.http_gateway_route(r, path.key(name));
             }
@@ -375,14 +474,23 @@ impl Rules {
                 if service.starts_with("aws.app-mesh") || service.starts_with("aws.appmesh") {
                     self.fail(
                         mp.key("serviceName"),
-                        format!("is reserved (names starting aws.app-mesh or aws.appmesh): {service:?}"),
+                        format!(
+                            "is reserved (names starting aws.app-mesh or aws.appmesh): {service:?}"
+                        ),
                     );
                 }
             }
             if let Some(h) = &r.r#match.hostname {
                 self.hostname_match(h, mp.key("hostname"));
             }
-            for (i, md) in r.r#match.metadata.as_deref().unwrap_or_default().iter().enumerate() {
+            for (i, md) in r
+                .r#match
+                .metadata
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
                 if let Some(mm) = &md.r#match {
                     self.metadata_match(mm, mp.key("metadata").index(i).key("match"));
                 }
@@ -398,12 +506,17 @@ impl Rules {
             if prefix.starts_with("/aws-appmesh") || prefix.starts_with("/aws-app-mesh") {
                 self.fail(
                     mp.key("prefix"),
-                    format!("is reserved (prefixes starting /aws-appmesh or /aws-app-mesh): {prefix:?}"),
+                    format!(
+                        "is reserved (prefixes starting /aws-appmesh or /aws-app-mesh): {prefix:?}"
+                    ),
                 );
             }
         }
         if m.prefix.is_none() && m.path.is_none() && m.hostname.is_none() {
-            self.fail(mp.clone(), "must set at least one of prefix, path, hostname");
+            self.fail(
+                mp.clone(),
+                "must set at least one of prefix, path, hostname",
+            );
         }
         if let Some(h) = &m.hostname {
             self.hostname_match(h, mp.key("hostname"));
@@ -413,22 +526,27 @@ impl Rules {
                 self.header_match(hm, mp.key("headers").index(i).key("match"));
             }
         }
-        let Some(rewrite) = &r.action.rewrite else { return };
+        let Some(rewrite) = &r.action.rewrite else {
+            return;
+        };
         let rp = p.key("action").key("rewrite");
         if let Some(prefix) = &rewrite.prefix {
             if m.prefix.is_none() {
                 self.fail(rp.key("prefix"), "needs a prefix match (match.prefix)");
             }
             match (&prefix.default_prefix, &prefix.value) {
-                (Some(_), Some(_)) => {
-                    self.fail(rp.key("prefix"), "must set exactly one of defaultPrefix, value (found both)")
-                }
-                (None, None) => {
-                    self.fail(rp.key("prefix"), "must set exactly one of defaultPrefix, value (found none)")
-                }
-                (None, Some(v)) if !v.starts_with('/') => {
-                    self.fail(rp.key("prefix").key("value"), format!("must start with / (found {v:?})"))
-                }
+                (Some(_), Some(_)) => self.fail(
+                    rp.key("prefix"),
+                    "must set exactly one of defaultPrefix, value (found both)",
+                ),
+                (None, None) => self.fail(
+                    rp.key("prefix"),
+                    "must set exactly one of defaultPrefix, value (found none)",
+                ),
+                (None, Some(v)) if !v.starts_with('/') => self.fail(
+                    rp.key("prefix").key("value"),
+                    format!("must start with / (found {v:?})"),
+                ),
                 _ => {}
             }
         }
@@ -438,9 +556,10 @@ impl Rules {
             }
             match &path.exact {
                 None => self.fail(rp.key("path").key("exact"), "is required"),
-                Some(e) if !e.starts_with('/') => {
-                    self.fail(rp.key("path").key("exact"), format!("must start with / (found {e:?})"))
-                }
+                Some(e) if !e.starts_with('/') => self.fail(
+                    rp.key("path").key("exact"),
+                    format!("must start with / (found {e:?})"),
+                ),
                 _ => {}
             }
         }
@@ -448,7 +567,9 @@ impl Rules {
 
     fn hostname_match(&mut self, h: &GatewayRouteHostnameMatch, p: Path) {
         match (&h.exact, &h.suffix) {
-            (Some(_), Some(_)) => self.fail(p, "must set exactly one of exact, suffix (found both)"),
+            (Some(_), Some(_)) => {
+                self.fail(p, "must set exactly one of exact, suffix (found both)")
+            }
             (None, None) => self.fail(p, "must set exactly one of exact, suffix (found none)"),
             _ => {}
         }
@@ -463,7 +584,9 @@ fn is_dns_name(s: &str) -> bool {
         && s.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
 }
 
@@ -473,7 +596,9 @@ fn is_uri(s: &str) -> bool {
         Some((scheme, rest)) => {
             !scheme.is_empty()
                 && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
                 && !rest.is_empty()
                 && !s.contains(char::is_whitespace)
         }

@@ -195,23 +195,36 @@ impl<T> Absent for Option<T> {
 }
 
 impl<T: Described> Described for Vec<T> {
-    const SHAPE: &'static Shape = &Shape::List(List { item: T::SHAPE, min: 0, max: None });
+    const SHAPE: &'static Shape = &Shape::List(List {
+        item: T::SHAPE,
+        min: 0,
+        max: None,
+    });
 }
 impl<T> Absent for Vec<T> {}
 
 impl Described for String {
-    const SHAPE: &'static Shape = &Shape::String(Text { min: 0, max: None, rule: None });
+    const SHAPE: &'static Shape = &Shape::String(Text {
+        min: 0,
+        max: None,
+        rule: None,
+    });
 }
 impl Absent for String {}
 
 impl Described for i32 {
-    const SHAPE: &'static Shape =
-        &Shape::Integer(Integer { min: i32::MIN as i64, max: i32::MAX as i64 });
+    const SHAPE: &'static Shape = &Shape::Integer(Integer {
+        min: i32::MIN as i64,
+        max: i32::MAX as i64,
+    });
 }
 impl Absent for i32 {}
 
 impl Described for i64 {
-    const SHAPE: &'static Shape = &Shape::Integer(Integer { min: i64::MIN, max: i64::MAX });
+    const SHAPE: &'static Shape = &Shape::Integer(Integer {
+        min: i64::MIN,
+        max: i64::MAX,
+    });
 }
 impl Absent for i64 {}
 
@@ -222,7 +235,11 @@ impl Absent for bool {}
 
 /// A string of `min..=max` characters.
 pub const fn text(min: usize, max: usize) -> Shape {
-    Shape::String(Text { min, max: Some(max), rule: None })
+    Shape::String(Text {
+        min,
+        max: Some(max),
+        rule: None,
+    })
 }
 
 /// A whole number in `min..=max`.
@@ -232,7 +249,11 @@ pub const fn int(min: i64, max: i64) -> Shape {
 
 /// A list of `min..=max` items of `item`.
 pub const fn list(item: &'static Shape, min: usize, max: usize) -> Shape {
-    Shape::List(List { item, min, max: Some(max) })
+    Shape::List(List {
+        item,
+        min,
+        max: Some(max),
+    })
 }
 
 /// Declares an API structure: a serde struct plus its [`Shape`].

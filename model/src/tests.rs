@@ -19,27 +19,51 @@ fn node(listener: Value) -> Value {
 fn the_guide_examples_are_accepted_and_round_trip() {
     let cases = [
         (Kind::Mesh, json!({})),
-        (Kind::Mesh, json!({"egressFilter": {"type": "ALLOW_ALL"}, "serviceDiscovery": {"ipPreference": "IPv6_PREFERRED"}})),
+        (
+            Kind::Mesh,
+            json!({"egressFilter": {"type": "ALLOW_ALL"}, "serviceDiscovery": {"ipPreference": "IPv6_PREFERRED"}}),
+        ),
         (Kind::VirtualService, json!({})),
-        (Kind::VirtualService, json!({"provider": {"virtualRouter": {"virtualRouterName": "serviceB"}}})),
-        (Kind::VirtualNode, json!({
-            "backends": [{"virtualService": {"virtualServiceName": "serviceb.apps.local"}}],
-            "listeners": [{"portMapping": {"port": 80, "protocol": "http2"}}],
-            "serviceDiscovery": {"dns": {"hostname": "servicea.apps.local"}},
-            "logging": {"accessLog": {"file": {"path": "/dev/stdout", "format": {"json": [{"key": "code", "value": "%RESPONSE_CODE%"}]}}}}
-        })),
-        (Kind::VirtualRouter, json!({"listeners": [{"portMapping": {"port": 80, "protocol": "http2"}}]})),
+        (
+            Kind::VirtualService,
+            json!({"provider": {"virtualRouter": {"virtualRouterName": "serviceB"}}}),
+        ),
+        (
+            Kind::VirtualNode,
+            json!({
+                "backends": [{"virtualService": {"virtualServiceName": "serviceb.apps.local"}}],
+                "listeners": [{"portMapping": {"port": 80, "protocol": "http2"}}],
+                "serviceDiscovery": {"dns": {"hostname": "servicea.apps.local"}},
+                "logging": {"accessLog": {"file": {"path": "/dev/stdout", "format": {"json": [{"key": "code", "value": "%RESPONSE_CODE%"}]}}}}
+            }),
+        ),
+        (
+            Kind::VirtualRouter,
+            json!({"listeners": [{"portMapping": {"port": 80, "protocol": "http2"}}]}),
+        ),
         // An httpRoute on an http2 router and weights that do not add up to 100 are both fine.
-        (Kind::Route, json!({"httpRoute": {"match": {"prefix": "/"}, "action": {"weightedTargets": [{"virtualNode": "serviceB", "weight": 1}]}}})),
-        (Kind::Route, json!({"grpcRoute": {
+        (
+            Kind::Route,
+            json!({"httpRoute": {"match": {"prefix": "/"}, "action": {"weightedTargets": [{"virtualNode": "serviceB", "weight": 1}]}}}),
+        ),
+        (
+            Kind::Route,
+            json!({"grpcRoute": {
             "action": {"weightedTargets": [{"virtualNode": "nodeName", "weight": 100}]},
             "match": {"metadata": [{"invert": false, "match": {"prefix": "123"}, "name": "myMetadata"}],
                       "methodName": "nameOfmethod", "serviceName": "serviceA.svc.cluster.local"},
             "retryPolicy": {"grpcRetryEvents": ["deadline-exceeded"], "httpRetryEvents": ["server-error", "gateway-error"],
                             "maxRetries": 3, "perRetryTimeout": {"unit": "s", "value": 15}, "tcpRetryEvents": ["connection-error"]}},
-            "priority": 100})),
-        (Kind::VirtualGateway, json!({"listeners": [{"portMapping": {"port": 9080, "protocol": "http"}}]})),
-        (Kind::GatewayRoute, json!({"httpRoute": {"match": {"prefix": "/"}, "action": {"target": {"virtualService": {"virtualServiceName": "serviceA.svc.cluster.local"}}}}})),
+            "priority": 100}),
+        ),
+        (
+            Kind::VirtualGateway,
+            json!({"listeners": [{"portMapping": {"port": 9080, "protocol": "http"}}]}),
+        ),
+        (
+            Kind::GatewayRoute,
+            json!({"httpRoute": {"match": {"prefix": "/"}, "action": {"target": {"virtualService": {"virtualServiceName": "serviceA.svc.cluster.local"}}}}}),
+        ),
     ];
     for (kind, value) in cases {
         let spec = Spec::parse(kind, &value, &Path::root().key("spec"))
@@ -50,28 +74,75 @@ fn the_guide_examples_are_accepted_and_round_trip() {
 
 #[test]
 fn shape_violations_name_the_member() {
-    let p = problems(Kind::VirtualNode, node(json!({"portMapping": {"port": 70000, "protocol": "http"}})));
-    assert_eq!(p, ["spec.listeners[0].portMapping.port must be between 1 and 65535 (found 70000)"]);
+    let p = problems(
+        Kind::VirtualNode,
+        node(json!({"portMapping": {"port": 70000, "protocol": "http"}})),
+    );
+    assert_eq!(
+        p,
+        ["spec.listeners[0].portMapping.port must be between 1 and 65535 (found 70000)"]
+    );
 
-    let p = problems(Kind::VirtualNode, node(json!({"portMapping": {"port": 80, "protocol": "https"}})));
-    assert_eq!(p, [r#"spec.listeners[0].portMapping.protocol must be one of http, tcp, http2, grpc (found "https")"#]);
+    let p = problems(
+        Kind::VirtualNode,
+        node(json!({"portMapping": {"port": 80, "protocol": "https"}})),
+    );
+    assert_eq!(
+        p,
+        [
+            r#"spec.listeners[0].portMapping.protocol must be one of http, tcp, http2, grpc (found "https")"#
+        ]
+    );
 
-    let p = problems(Kind::Route, json!({"tcpRoute": {"action": {"weightedTargets": [{"virtualNode": "a", "weight": 101}]}}}));
-    assert_eq!(p, ["spec.tcpRoute.action.weightedTargets[0].weight must be between 0 and 100 (found 101)"]);
+    let p = problems(
+        Kind::Route,
+        json!({"tcpRoute": {"action": {"weightedTargets": [{"virtualNode": "a", "weight": 101}]}}}),
+    );
+    assert_eq!(
+        p,
+        ["spec.tcpRoute.action.weightedTargets[0].weight must be between 0 and 100 (found 101)"]
+    );
 
-    let p = problems(Kind::VirtualNode, json!({"serviceDiscovery": {"dns": {"hostname": "a"}, "awsCloudMap": {"namespaceName": "n", "serviceName": "s"}}}));
+    let p = problems(
+        Kind::VirtualNode,
+        json!({"serviceDiscovery": {"dns": {"hostname": "a"}, "awsCloudMap": {"namespaceName": "n", "serviceName": "s"}}}),
+    );
     assert_eq!(p, ["spec.serviceDiscovery must set exactly one of awsCloudMap, dns (found awsCloudMap, dns)"]);
 
-    let p = problems(Kind::VirtualRouter, json!({"listeners": [{"portMapping": {"port": 80}}], "colour": 1}));
-    assert!(p.contains(&"spec.listeners[0].portMapping.protocol is required".to_owned()), "{p:?}");
-    assert!(p.iter().any(|m| m.starts_with("spec.colour is not a member of VirtualRouterSpec")), "{p:?}");
+    let p = problems(
+        Kind::VirtualRouter,
+        json!({"listeners": [{"portMapping": {"port": 80}}], "colour": 1}),
+    );
+    assert!(
+        p.contains(&"spec.listeners[0].portMapping.protocol is required".to_owned()),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|m| m.starts_with("spec.colour is not a member of VirtualRouterSpec")),
+        "{p:?}"
+    );
 
-    let p = problems(Kind::VirtualRouter, json!({"listeners": [{"portMapping": {"port": 8.5, "protocol": "http"}}]}));
-    assert_eq!(p, ["spec.listeners[0].portMapping.port must be a whole number (found a fractional number)"]);
+    let p = problems(
+        Kind::VirtualRouter,
+        json!({"listeners": [{"portMapping": {"port": 8.5, "protocol": "http"}}]}),
+    );
+    assert_eq!(
+        p,
+        ["spec.listeners[0].portMapping.port must be a whole number (found a fractional number)"]
+    );
 
-    let targets: Vec<Value> = (0..11).map(|i| json!({"virtualNode": format!("n{i}"), "weight": 1})).collect();
-    let p = problems(Kind::Route, json!({"tcpRoute": {"action": {"weightedTargets": targets}}}));
-    assert_eq!(p, ["spec.tcpRoute.action.weightedTargets must have between 1 and 10 items (found 11)"]);
+    let targets: Vec<Value> = (0..11)
+        .map(|i| json!({"virtualNode": format!("n{i}"), "weight": 1}))
+        .collect();
+    let p = problems(
+        Kind::Route,
+        json!({"tcpRoute": {"action": {"weightedTargets": targets}}}),
+    );
+    assert_eq!(
+        p,
+        ["spec.tcpRoute.action.weightedTargets must have between 1 and 10 items (found 11)"]
+    );
 }
 
 #[test]
@@ -104,7 +175,10 @@ fn service_rules_are_enforced() {
     ];
     for (kind, spec, expected) in cases {
         let p = problems(kind, spec);
-        assert!(p.iter().any(|m| m.starts_with(expected)), "{kind}: expected {expected:?}, got {p:?}");
+        assert!(
+            p.iter().any(|m| m.starts_with(expected)),
+            "{kind}: expected {expected:?}, got {p:?}"
+        );
     }
     // A wildcard is fine when the policy does not enforce TLS.
     assert!(problems(Kind::VirtualNode, json!({"backendDefaults": {"clientPolicy": {"tls": {"enforce": false,
@@ -115,6 +189,9 @@ fn service_rules_are_enforced() {
 fn router_names_allow_only_letters_digits_hyphens_underscores() {
     let path = Path::root().key("virtualRouterName");
     assert!(crate::rules::check_name(Kind::VirtualRouter, "my-router_apps", &path).is_empty());
-    assert_eq!(crate::rules::check_name(Kind::VirtualRouter, "a.b", &path).len(), 1);
+    assert_eq!(
+        crate::rules::check_name(Kind::VirtualRouter, "a.b", &path).len(),
+        1
+    );
     assert!(crate::rules::check_name(Kind::VirtualService, "a.b", &path).is_empty());
 }

@@ -74,7 +74,10 @@ pub struct Violation {
 impl Violation {
     /// A violation at `path`.
     pub fn new(path: Path, problem: impl Into<String>) -> Self {
-        Violation { path, problem: problem.into() }
+        Violation {
+            path,
+            problem: problem.into(),
+        }
     }
 }
 
@@ -94,7 +97,9 @@ pub fn validate(shape: &Shape, value: &Value, path: &Path) -> Vec<Violation> {
 fn walk(shape: &Shape, value: &Value, path: &Path, out: &mut Vec<Violation>) {
     match shape {
         Shape::Structure(s) => {
-            let Some(obj) = expect_object(value, path, out) else { return };
+            let Some(obj) = expect_object(value, path, out) else {
+                return;
+            };
             check_unknown(s.members, obj, path, s.name, out);
             for m in s.members {
                 let name = m.wire_name();
@@ -108,12 +113,17 @@ fn walk(shape: &Shape, value: &Value, path: &Path, out: &mut Vec<Violation>) {
             }
         }
         Shape::Union(u) => {
-            let Some(obj) = expect_object(value, path, out) else { return };
+            let Some(obj) = expect_object(value, path, out) else {
+                return;
+            };
             check_unknown(u.members, obj, path, u.name, out);
             let set: Vec<&Member> = u
                 .members
                 .iter()
-                .filter(|m| obj.get(m.wire_name().as_ref()).is_some_and(|v| !v.is_null()))
+                .filter(|m| {
+                    obj.get(m.wire_name().as_ref())
+                        .is_some_and(|v| !v.is_null())
+                })
                 .collect();
             if set.len() != 1 {
                 let choices = join(u.members.iter().map(|m| m.wire_name()));
@@ -139,7 +149,10 @@ fn walk(shape: &Shape, value: &Value, path: &Path, out: &mut Vec<Violation>) {
             };
             let n = items.len();
             if n < l.min || l.max.is_some_and(|max| n > max) {
-                out.push(Violation::new(path.clone(), count_problem(l.min, l.max, n, "items")));
+                out.push(Violation::new(
+                    path.clone(),
+                    count_problem(l.min, l.max, n, "items"),
+                ));
             }
             for (i, item) in items.iter().enumerate() {
                 walk(l.item, item, &path.index(i), out);
@@ -152,11 +165,17 @@ fn walk(shape: &Shape, value: &Value, path: &Path, out: &mut Vec<Violation>) {
             };
             let n = s.chars().count();
             if n < t.min || t.max.is_some_and(|max| n > max) {
-                out.push(Violation::new(path.clone(), count_problem(t.min, t.max, n, "characters")));
+                out.push(Violation::new(
+                    path.clone(),
+                    count_problem(t.min, t.max, n, "characters"),
+                ));
             }
             if let Some(rule) = t.rule {
                 if !(rule.check)(s) {
-                    out.push(Violation::new(path.clone(), format!("must {}", rule.requirement)));
+                    out.push(Violation::new(
+                        path.clone(),
+                        format!("must {}", rule.requirement),
+                    ));
                 }
             }
         }
@@ -193,7 +212,11 @@ fn walk(shape: &Shape, value: &Value, path: &Path, out: &mut Vec<Violation>) {
         }
         Shape::Timestamp => {
             if !value.is_number() {
-                out.push(type_error(path, "a number of seconds since the epoch", value));
+                out.push(type_error(
+                    path,
+                    "a number of seconds since the epoch",
+                    value,
+                ));
             }
         }
     }
@@ -252,5 +275,8 @@ fn count_problem(min: usize, max: Option<usize>, n: usize, unit: &str) -> String
 }
 
 fn join<S: AsRef<str>>(items: impl Iterator<Item = S>) -> String {
-    items.map(|s| s.as_ref().to_owned()).collect::<Vec<_>>().join(", ")
+    items
+        .map(|s| s.as_ref().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -74,7 +74,9 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
     }
 }
 
@@ -83,7 +85,10 @@ impl Store for SqliteStore {
         &self,
         work: &mut dyn FnMut(&mut dyn Txn) -> Result<(), ApiError>,
     ) -> Result<(), ApiError> {
-        let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut txn = SqliteTxn { tx: &tx };
         work(&mut txn)?;
@@ -92,8 +97,12 @@ impl Store for SqliteStore {
     }
 
     fn healthy(&self) -> bool {
-        let conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).is_ok()
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+            .is_ok()
     }
 }
 
@@ -108,7 +117,12 @@ fn kind_from(name: &str) -> Result<Kind, ApiError> {
         .ok_or_else(|| ApiError::internal(format_args!("unknown kind {name:?} in storage")))
 }
 
-fn key_from(kind: &str, mesh: String, parent: String, name: String) -> Result<ResourceKey, ApiError> {
+fn key_from(
+    kind: &str,
+    mesh: String,
+    parent: String,
+    name: String,
+) -> Result<ResourceKey, ApiError> {
     Ok(ResourceKey {
         kind: kind_from(kind)?,
         mesh,
@@ -204,7 +218,9 @@ impl Txn for SqliteTxn<'_> {
                 tags
             ])?;
         self.tx
-            .prepare_cached("DELETE FROM refs WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4")?
+            .prepare_cached(
+                "DELETE FROM refs WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
+            )?
             .execute(params![k.mesh, k.kind.api_name(), parent_of(k), k.name])?;
         let mut insert = self.tx.prepare_cached(
             "INSERT OR IGNORE INTO refs (mesh, target_kind, target_name, kind, parent, name)
@@ -226,10 +242,14 @@ impl Txn for SqliteTxn<'_> {
     fn delete(&mut self, k: &ResourceKey) -> Result<(), ApiError> {
         let args = params![k.mesh, k.kind.api_name(), parent_of(k), k.name];
         self.tx
-            .prepare_cached("DELETE FROM resources WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4")?
+            .prepare_cached(
+                "DELETE FROM resources WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
+            )?
             .execute(args)?;
         self.tx
-            .prepare_cached("DELETE FROM refs WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4")?
+            .prepare_cached(
+                "DELETE FROM refs WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
+            )?
             .execute(args)?;
         Ok(())
     }
@@ -269,21 +289,26 @@ impl Txn for SqliteTxn<'_> {
     }
 
     fn count(&mut self, kind: Kind, mesh: &str, parent: Option<&str>) -> Result<usize, ApiError> {
-        let n: i64 = if kind == Kind::Mesh {
-            self.tx
-                .prepare_cached("SELECT COUNT(*) FROM resources WHERE kind = 'Mesh'")?
-                .query_row([], |r| r.get(0))?
-        } else {
-            self.tx
+        let n: i64 =
+            if kind == Kind::Mesh {
+                self.tx
+                    .prepare_cached("SELECT COUNT(*) FROM resources WHERE kind = 'Mesh'")?
+                    .query_row([], |r| r.get(0))?
+            } else {
+                self.tx
                 .prepare_cached(
                     "SELECT COUNT(*) FROM resources WHERE mesh = ?1 AND kind = ?2 AND parent = ?3",
                 )?
                 .query_row(params![mesh, kind.api_name(), parent.unwrap_or("")], |r| r.get(0))?
-        };
+            };
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
-    fn children(&mut self, parent: &ResourceKey, limit: usize) -> Result<Vec<ResourceKey>, ApiError> {
+    fn children(
+        &mut self,
+        parent: &ResourceKey,
+        limit: usize,
+    ) -> Result<Vec<ResourceKey>, ApiError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<(String, String, String, String)> = if parent.kind == Kind::Mesh {
             self.tx
@@ -296,7 +321,10 @@ impl Txn for SqliteTxn<'_> {
                 })?
                 .collect::<Result<_, _>>()?
         } else {
-            let Some(child) = Kind::ALL.into_iter().find(|k| k.parent() == Some(parent.kind)) else {
+            let Some(child) = Kind::ALL
+                .into_iter()
+                .find(|k| k.parent() == Some(parent.kind))
+            else {
                 return Ok(Vec::new());
             };
             self.tx
@@ -304,15 +332,22 @@ impl Txn for SqliteTxn<'_> {
                     "SELECT kind, mesh, parent, name FROM resources
                      WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 ORDER BY name LIMIT ?4",
                 )?
-                .query_map(params![parent.mesh, child.api_name(), parent.name, limit], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
+                .query_map(
+                    params![parent.mesh, child.api_name(), parent.name, limit],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?
                 .collect::<Result<_, _>>()?
         };
-        rows.into_iter().map(|(k, m, p, n)| key_from(&k, m, p, n)).collect()
+        rows.into_iter()
+            .map(|(k, m, p, n)| key_from(&k, m, p, n))
+            .collect()
     }
 
-    fn referrers(&mut self, target: &ResourceKey, limit: usize) -> Result<Vec<ResourceKey>, ApiError> {
+    fn referrers(
+        &mut self,
+        target: &ResourceKey,
+        limit: usize,
+    ) -> Result<Vec<ResourceKey>, ApiError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<(String, String, String, String)> = self
             .tx
@@ -321,24 +356,38 @@ impl Txn for SqliteTxn<'_> {
                  WHERE mesh = ?1 AND target_kind = ?2 AND target_name = ?3
                  ORDER BY kind, parent, name LIMIT ?4",
             )?
-            .query_map(params![target.mesh, target.kind.api_name(), target.name, limit], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
+            .query_map(
+                params![target.mesh, target.kind.api_name(), target.name, limit],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?
             .collect::<Result<_, _>>()?;
-        rows.into_iter().map(|(k, m, p, n)| key_from(&k, m, p, n)).collect()
+        rows.into_iter()
+            .map(|(k, m, p, n)| key_from(&k, m, p, n))
+            .collect()
     }
 
     fn token(&mut self, scope: &str, token: &str) -> Result<Option<TokenRecord>, ApiError> {
         Ok(self
             .tx
-            .prepare_cached("SELECT fingerprint, response FROM client_tokens WHERE scope = ?1 AND token = ?2")?
+            .prepare_cached(
+                "SELECT fingerprint, response FROM client_tokens WHERE scope = ?1 AND token = ?2",
+            )?
             .query_row(params![scope, token], |r| {
-                Ok(TokenRecord { fingerprint: r.get(0)?, response: r.get(1)? })
+                Ok(TokenRecord {
+                    fingerprint: r.get(0)?,
+                    response: r.get(1)?,
+                })
             })
             .optional()?)
     }
 
-    fn put_token(&mut self, scope: &str, token: &str, record: &TokenRecord, now_ms: i64) -> Result<(), ApiError> {
+    fn put_token(
+        &mut self,
+        scope: &str,
+        token: &str,
+        record: &TokenRecord,
+        now_ms: i64,
+    ) -> Result<(), ApiError> {
         self.tx
             .prepare_cached("DELETE FROM client_tokens WHERE created_ms < ?1")?
             .execute(params![now_ms - TOKEN_TTL_MS])?;
