@@ -1,0 +1,203 @@
+//! A thin App Mesh REST client: builds URIs, signs with SigV4, retries throttling and server
+//! errors with backoff, and turns error answers into [`ApiError`]s that keep the exception
+//! name.
+
+use std::time::{Duration, SystemTime};
+
+use appmesh_model::{Kind, ResourceKey};
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use serde_json::Value;
+
+/// An error from the API or from getting there.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// The service answered with an exception.
+    #[error("{code}: {message}")]
+    Service {
+        /// HTTP status.
+        status: u16,
+        /// The exception name, e.g. `NotFoundException`.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// The request did not get an answer.
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl ApiError {
+    /// Whether the service said the resource does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ApiError::Service { code, .. } if code == "NotFoundException")
+    }
+
+    fn retryable(&self) -> bool {
+        match self {
+            ApiError::Service { status, code, .. } => {
+                *status == 429 || *status >= 500 || code == "TooManyRequestsException" || code == "ThrottlingException"
+            }
+            ApiError::Transport(_) => true,
+        }
+    }
+}
+
+/// A configured client.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: String,
+    region: String,
+    credentials: Credentials,
+    max_retries: u32,
+}
+
+/// Percent-encodes a path segment (RFC 3986 unreserved characters stay).
+fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The collection URI path of a kind inside a container (`key.name` is ignored).
+pub fn collection_path(key: &ResourceKey) -> String {
+    let base = "/v20190125/meshes";
+    match (key.kind, key.kind.parent(), &key.parent) {
+        (Kind::Mesh, _, _) => base.to_owned(),
+        (kind, Some(pk), Some(parent)) => format!(
+            "{base}/{}/{}/{}/{}",
+            encode(&key.mesh),
+            pk.arn_segment(),
+            encode(parent),
+            kind.collection()
+        ),
+        (kind, _, _) => format!("{base}/{}/{}", encode(&key.mesh), kind.collection()),
+    }
+}
+
+/// The item URI path of a resource.
+pub fn item_path(key: &ResourceKey) -> String {
+    format!("{}/{}", collection_path(key), encode(&key.name))
+}
+
+impl Client {
+    /// A client for `endpoint` (scheme, host and port).
+    pub fn new(endpoint: &str, region: &str, credentials: Credentials, max_retries: u32) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("terraform-provider-appmesh/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            region: region.to_owned(),
+            credentials,
+            max_retries,
+        })
+    }
+
+    /// Sends one operation, retrying throttling, server errors and lost connections.
+    pub async fn call(&self, method: http::Method, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Result<Value, ApiError> {
+        let mut attempt = 0;
+        loop {
+            match self.send(method.clone(), path, query, body).await {
+                Err(e) if e.retryable() && attempt < self.max_retries => {
+                    attempt += 1;
+                    let backoff = Duration::from_millis(100 * 2u64.pow(attempt.min(6)));
+                    tracing::debug!(%e, attempt, ?backoff, "retrying");
+                    tokio::time::sleep(backoff).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send(&self, method: http::Method, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Result<Value, ApiError> {
+        let mut url = format!("{}{path}", self.endpoint);
+        if !query.is_empty() {
+            let q: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+            url.push('?');
+            url.push_str(&q.join("&"));
+        }
+        let payload = body.map(Value::to_string).unwrap_or_default().into_bytes();
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("content-type", "application/json")
+            .body(payload)
+            .map_err(|e| ApiError::Transport(format!("building the request: {e}")))?;
+        self.sign(&mut request)?;
+        let request = reqwest::Request::try_from(request.map(reqwest::Body::from))
+            .map_err(|e| ApiError::Transport(format!("building the request: {e}")))?;
+        let response = self.http.execute(request).await.map_err(|e| ApiError::Transport(format!("{e:#}")))?;
+        let status = response.status().as_u16();
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(':').next().unwrap_or(v).to_owned());
+        let text = response.text().await.map_err(|e| ApiError::Transport(format!("{e:#}")))?;
+        let json: Value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        if (200..300).contains(&status) {
+            return Ok(json);
+        }
+        let message = json
+            .get("message")
+            .or_else(|| json.get("Message"))
+            .and_then(Value::as_str)
+            .map_or_else(|| json.to_string(), str::to_owned);
+        let code = error_type
+            .or_else(|| json.get("__type").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        Err(ApiError::Service { status, code, message })
+    }
+
+    fn sign(&self, request: &mut http::Request<Vec<u8>>) -> Result<(), ApiError> {
+        let identity = self.credentials.clone().into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("appmesh")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| ApiError::Transport(format!("signing: {e}")))?
+            .into();
+        let headers: Vec<(&str, &str)> = request
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect();
+        let uri = request.uri().to_string();
+        let signable = SignableRequest::new(request.method().as_str(), &uri, headers.into_iter(), SignableBody::Bytes(request.body()))
+            .map_err(|e| ApiError::Transport(format!("signing: {e}")))?;
+        let (instructions, _) = sign(signable, &params).map_err(|e| ApiError::Transport(format!("signing: {e}")))?.into_parts();
+        instructions.apply_to_request_http1x(request);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_api_model() {
+        let route = ResourceKey { kind: Kind::Route, mesh: "apps".into(), parent: Some("r".into()), name: "x y".into() };
+        assert_eq!(item_path(&route), "/v20190125/meshes/apps/virtualRouter/r/routes/x%20y");
+        let gr = ResourceKey { kind: Kind::GatewayRoute, mesh: "apps".into(), parent: Some("gw".into()), name: "g".into() };
+        assert_eq!(collection_path(&gr), "/v20190125/meshes/apps/virtualGateway/gw/gatewayRoutes");
+        assert_eq!(item_path(&ResourceKey::mesh("apps")), "/v20190125/meshes/apps");
+        let vs = ResourceKey::in_mesh(Kind::VirtualService, "apps", "b.apps.local");
+        assert_eq!(item_path(&vs), "/v20190125/meshes/apps/virtualServices/b.apps.local");
+    }
+}

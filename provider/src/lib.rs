@@ -1,0 +1,20 @@
+//! `terraform-provider-appmesh`: a Terraform provider (plugin protocol 6, on `tf-provider`)
+//! for the App Mesh resource model, taking the same HCL as `aws_appmesh_*`.
+//!
+//! - [`describe`]: the one description — how the model's shapes appear in Terraform.
+//! - [`schema`]: Terraform schemas derived from it.
+//! - [`convert`]: the generic Terraform value ↔ API JSON converter.
+//! - [`resource`]: the one resource implementation, bound per kind.
+//! - [`provider`]: configuration, credentials and the resource registry.
+//! - [`client`]: the SigV4-signed, retrying API client.
+
+pub mod client;
+pub mod convert;
+pub mod describe;
+pub mod provider;
+pub mod resource;
+pub mod schema;
+pub mod value;
+
+/// The provider's name: resource types are `appmesh_<kind>`.
+pub const NAME: &str = "appmesh";

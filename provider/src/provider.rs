@@ -1,0 +1,199 @@
+//! The provider: its configuration (endpoint, region, credentials, retries, default tags)
+//! and the registry of resources.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::Credentials;
+use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema};
+use tf_provider::value::ValueAny;
+use tf_provider::{AttributePath, Diagnostics, DynamicResource, Provider};
+
+use crate::client::Client;
+use crate::describe::RESOURCES;
+use crate::resource::AppMeshResource;
+use crate::value::{get_str, obj};
+
+/// Retries of throttled or failed requests when `max_retries` is not set.
+const DEFAULT_MAX_RETRIES: u32 = 5;
+
+/// What resources need once the provider is configured.
+#[derive(Debug)]
+pub struct Configured {
+    /// The API client.
+    pub client: Client,
+    /// `default_tags { tags = {...} }`.
+    pub default_tags: BTreeMap<String, String>,
+}
+
+/// Shared between the provider and its resources: resources exist before configuration.
+pub type Shared = Arc<RwLock<Option<Arc<Configured>>>>;
+
+/// The App Mesh provider.
+#[derive(Debug, Default)]
+pub struct AppMeshProvider {
+    shared: Shared,
+}
+
+fn attribute(attr_type: AttributeType, doc: &str, sensitive: bool) -> Attribute {
+    Attribute {
+        attr_type,
+        description: Description::markdown(doc),
+        constraint: AttributeConstraint::Optional,
+        sensitive,
+        deprecated: false,
+    }
+}
+
+/// The provider block's schema.
+pub fn provider_schema() -> Schema {
+    let string = || AttributeType::String;
+    let attributes = HashMap::from([
+        ("endpoint".to_owned(), attribute(string(), "The App Mesh API base URL, e.g. `http://127.0.0.1:9080` for the bundled control plane. Defaults to `AWS_ENDPOINT_URL_APP_MESH`, then `AWS_ENDPOINT_URL`, then `https://appmesh.<region>.amazonaws.com`.", false)),
+        ("region".to_owned(), attribute(string(), "The region requests are signed for and ARNs name. Defaults to `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's region.", false)),
+        ("profile".to_owned(), attribute(string(), "The shared config/credentials profile to use. Defaults to `AWS_PROFILE`, then `default`.", false)),
+        ("access_key".to_owned(), attribute(string(), "A static access key id; needs `secret_key`. Defaults to the standard credential chain (environment, then shared files).", false)),
+        ("secret_key".to_owned(), attribute(string(), "The static secret access key.", true)),
+        ("token".to_owned(), attribute(string(), "A session token for temporary static credentials.", true)),
+        ("max_retries".to_owned(), attribute(AttributeType::Number, "How many times a throttled, failed or unanswered request is retried, with exponential backoff. Defaults to 5.", false)),
+    ]);
+    let default_tags = Block {
+        attributes: HashMap::from([(
+            "tags".to_owned(),
+            attribute(AttributeType::Map(Box::new(string())), "Tags added to every resource; a resource's own tags win.", false),
+        )]),
+        description: Description::markdown("Tags applied to every resource this provider manages."),
+        ..Block::default()
+    };
+    Schema {
+        version: 1,
+        block: Block {
+            attributes,
+            blocks: HashMap::from([("default_tags".to_owned(), NestedBlock::Optional(default_tags))]),
+            description: Description::markdown("The App Mesh provider manages meshes and their resources through the App Mesh API, such as the bundled `appmesh-control-plane`."),
+            ..Block::default()
+        },
+    }
+}
+
+#[async_trait]
+impl Provider for AppMeshProvider {
+    type Config<'a> = ValueAny;
+    type MetaState<'a> = ValueAny;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(provider_schema())
+    }
+
+    async fn configure<'a>(&self, diags: &mut Diagnostics, _terraform_version: String, config: ValueAny) -> Option<()> {
+        let config = obj(&config);
+        match configure(config).await {
+            Ok(configured) => {
+                let mut slot = self.shared.write().unwrap_or_else(|p| p.into_inner());
+                *slot = Some(Arc::new(configured));
+                Some(())
+            }
+            Err((attr, message)) => {
+                match attr {
+                    Some(a) => diags.error_short(format!("configuring the App Mesh provider: {message}"), AttributePath::new(a)),
+                    None => diags.root_error_short(format!("configuring the App Mesh provider: {message}")),
+                }
+                None
+            }
+        }
+    }
+
+    fn get_resources(&self, _diags: &mut Diagnostics) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
+        Some(
+            RESOURCES
+                .iter()
+                .map(|def| {
+                    let resource: Box<dyn DynamicResource> = Box::new(AppMeshResource::new(def, self.shared.clone()));
+                    (def.type_name.to_owned(), resource)
+                })
+                .collect(),
+        )
+    }
+}
+
+type ConfigError = (Option<&'static str>, String);
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Configured, ConfigError> {
+    let setting = |name: &str| config.and_then(|c| get_str(c, name)).filter(|s| !s.is_empty());
+    let profile = setting("profile").or_else(|| env("AWS_PROFILE"));
+
+    let region = match setting("region").or_else(|| env("AWS_REGION")).or_else(|| env("AWS_DEFAULT_REGION")) {
+        Some(r) => r,
+        None => {
+            let mut provider = aws_config::profile::ProfileFileRegionProvider::builder();
+            if let Some(p) = &profile {
+                provider = provider.profile_name(p);
+            }
+            aws_config::meta::region::ProvideRegion::region(&provider.build())
+                .await
+                .map(|r| r.to_string())
+                .ok_or((Some("region"), "no region: set `region`, AWS_REGION or a profile region".to_owned()))?
+        }
+    };
+    let endpoint = setting("endpoint")
+        .or_else(|| env("AWS_ENDPOINT_URL_APP_MESH"))
+        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|| format!("https://appmesh.{region}.amazonaws.com"));
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        return Err((Some("endpoint"), format!("endpoint must be an http:// or https:// URL, got {endpoint:?}")));
+    }
+
+    let credentials = match (setting("access_key"), setting("secret_key")) {
+        (Some(ak), Some(sk)) => Credentials::new(ak, sk, setting("token"), None, "terraform-provider-config"),
+        (Some(_), None) => return Err((Some("secret_key"), "access_key is set but secret_key is not".to_owned())),
+        (None, Some(_)) => return Err((Some("access_key"), "secret_key is set but access_key is not".to_owned())),
+        (None, None) => chain_credentials(profile.as_deref()).await?,
+    };
+
+    let max_retries = match config.and_then(|c| c.get("max_retries")) {
+        Some(ValueAny::Number(n)) => u32::try_from(*n).map_err(|_| (Some("max_retries"), format!("max_retries must be 0 or more, got {n}")))?,
+        _ => DEFAULT_MAX_RETRIES,
+    };
+
+    let mut default_tags = BTreeMap::new();
+    if let Some(ValueAny::List(blocks)) = config.and_then(|c| c.get("default_tags")) {
+        if let Some(ValueAny::Map(tags)) = blocks.first().and_then(|b| obj(b)).and_then(|b| b.get("tags")) {
+            for (k, v) in tags {
+                if let ValueAny::String(v) = v {
+                    default_tags.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+
+    let client = Client::new(&endpoint, &region, credentials, max_retries).map_err(|e| (None, format!("{e:#}")))?;
+    Ok(Configured { client, default_tags })
+}
+
+/// The standard chain without network lookups: environment variables, then the shared
+/// credentials and config files (with `profile`).
+async fn chain_credentials(profile: Option<&str>) -> Result<Credentials, ConfigError> {
+    let env_provider = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
+    let env_error = match env_provider.provide_credentials().await {
+        Ok(c) => return Ok(c),
+        Err(e) => e.to_string(),
+    };
+    let mut files = aws_config::profile::ProfileFileCredentialsProvider::builder();
+    if let Some(p) = profile {
+        files = files.profile_name(p);
+    }
+    files.build().provide_credentials().await.map_err(|e| {
+        (
+            None,
+            format!(
+                "no credentials: set access_key/secret_key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a profile in the shared files ({env_error}; {e})"
+            ),
+        )
+    })
+}

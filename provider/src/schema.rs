@@ -1,0 +1,233 @@
+//! Terraform schemas, derived from the model description and [`describe`](crate::describe).
+
+use std::collections::HashMap;
+
+use appmesh_model::shape::{Member, Shape};
+use appmesh_model::Kind;
+use tf_provider::schema::{
+    Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
+};
+
+use crate::describe::{fields, Default, Field, Form, ResourceDef, Scalar};
+
+/// The schema version; bumped when the state layout changes.
+pub const VERSION: i64 = 1;
+
+/// The Terraform name of the parent-name attribute of a kind, if it has a parent.
+pub fn parent_attribute(kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Route => Some("virtual_router_name"),
+        Kind::GatewayRoute => Some("virtual_gateway_name"),
+        _ => None,
+    }
+}
+
+/// The full schema of a resource.
+pub fn resource_schema(def: &ResourceDef) -> Schema {
+    let kind = def.kind;
+    let mut attributes = HashMap::new();
+    let mut attr = |name: &str, constraint, attr_type, doc: String| {
+        attributes.insert(
+            name.to_owned(),
+            Attribute {
+                attr_type,
+                description: Description::markdown(doc),
+                constraint,
+                sensitive: false,
+                deprecated: false,
+            },
+        );
+    };
+    use AttributeConstraint::{Computed, Optional, OptionalComputed, Required};
+    let human = kind.human();
+    attr(
+        "id",
+        Computed,
+        AttributeType::String,
+        if kind == Kind::Mesh {
+            "The mesh's name.".into()
+        } else {
+            format!("The {human}'s unique id (the API's `metadata.uid`).")
+        },
+    );
+    attr(
+        "name",
+        Required,
+        AttributeType::String,
+        format!("The {human}'s name, {}. Changing it replaces the resource.", name_limits(kind)),
+    );
+    if kind != Kind::Mesh {
+        attr("mesh_name", Required, AttributeType::String, "The name of the mesh the resource is in, 1 to 255 characters. Changing it replaces the resource.".into());
+        attr("mesh_owner", OptionalComputed, AttributeType::String, "The 12-digit account that owns the mesh, for a mesh shared from another account; defaults to the caller's account. Changing it replaces the resource.".into());
+    } else {
+        attr("mesh_owner", Computed, AttributeType::String, "The 12-digit account that owns the mesh.".into());
+    }
+    if let (Some(parent), Some(parent_kind)) = (parent_attribute(kind), kind.parent()) {
+        attr(
+            parent,
+            Required,
+            AttributeType::String,
+            format!("The name of the {parent_kind} the {human} belongs to. Changing it replaces the resource."),
+        );
+    }
+    attr("arn", Computed, AttributeType::String, format!("The {human}'s ARN."));
+    attr("created_date", Computed, AttributeType::String, "When the resource was created (RFC 3339).".into());
+    attr("last_updated_date", Computed, AttributeType::String, "When the resource was last changed (RFC 3339).".into());
+    attr("resource_owner", Computed, AttributeType::String, "The 12-digit account that owns the resource.".into());
+    attr("tags", Optional, AttributeType::Map(Box::new(AttributeType::String)), "Tags for the resource: at most 50, keys 1 to 128 characters, values up to 256.".into());
+    attr("tags_all", Computed, AttributeType::Map(Box::new(AttributeType::String)), "The resource's tags including the provider's `default_tags`.".into());
+
+    let mut spec = block(kind.spec_shape());
+    spec.description = Description::markdown(if kind == Kind::Mesh {
+        "The mesh's specification.".to_owned()
+    } else {
+        format!("The {human}'s specification (required).")
+    });
+    let mut blocks = HashMap::new();
+    blocks.insert("spec".to_owned(), NestedBlock::Optional(spec));
+
+    Schema {
+        version: VERSION,
+        block: Block {
+            version: VERSION,
+            attributes,
+            blocks,
+            description: Description::markdown(def.description),
+            deprecated: false,
+        },
+    }
+}
+
+fn name_limits(kind: Kind) -> &'static str {
+    match kind {
+        Kind::VirtualService => "usually the DNS name clients call",
+        Kind::VirtualRouter => "1 to 255 letters, digits, hyphens and underscores",
+        _ => "1 to 255 characters",
+    }
+}
+
+/// The block for a structure or union shape.
+pub fn block(shape: &'static Shape) -> Block {
+    let mut attributes = HashMap::new();
+    let mut blocks = HashMap::new();
+    for field in fields(shape) {
+        let doc = Description::markdown(field_doc(&field, shape));
+        match field.form {
+            Form::Single(inner) => {
+                let mut b = block(inner);
+                b.description = doc;
+                blocks.insert(field.name.into_owned(), NestedBlock::Optional(b));
+            }
+            Form::Repeated { item, set } => {
+                let mut b = block(item);
+                b.description = doc;
+                let nested = if set { NestedBlock::Set(b) } else { NestedBlock::List(b) };
+                blocks.insert(field.name.into_owned(), nested);
+            }
+            form => {
+                let attr_type = match form {
+                    Form::Attribute(s) => scalar_type(s),
+                    Form::Collection { item, set: true } => AttributeType::Set(Box::new(scalar_type(item))),
+                    Form::Collection { item, set: false } => AttributeType::List(Box::new(scalar_type(item))),
+                    _ => AttributeType::Map(Box::new(AttributeType::String)),
+                };
+                let constraint = if field.default.is_some() {
+                    AttributeConstraint::OptionalComputed
+                } else if field.api.required {
+                    AttributeConstraint::Required
+                } else {
+                    AttributeConstraint::Optional
+                };
+                attributes.insert(
+                    field.name.into_owned(),
+                    Attribute { attr_type, description: doc, constraint, sensitive: false, deprecated: false },
+                );
+            }
+        }
+    }
+    Block {
+        version: VERSION,
+        attributes,
+        blocks,
+        description: Description::markdown(doc_of(shape)),
+        deprecated: false,
+    }
+}
+
+fn scalar_type(s: Scalar) -> AttributeType {
+    match s {
+        Scalar::String => AttributeType::String,
+        Scalar::Number => AttributeType::Number,
+        Scalar::Bool => AttributeType::Bool,
+    }
+}
+
+fn doc_of(shape: &Shape) -> &'static str {
+    match shape {
+        Shape::Structure(s) => s.doc,
+        Shape::Union(u) => u.doc,
+        _ => "",
+    }
+}
+
+/// A field's description: the model's words plus what the schema cannot show (required
+/// blocks, "exactly one of", allowed values, ranges, defaults).
+pub fn field_doc(field: &Field, owner: &'static Shape) -> String {
+    let mut doc = field.api.doc.trim().to_owned();
+    let shape = effective_item(field.api);
+    if let Shape::Enum(e) = shape {
+        let values: Vec<String> = e.values.iter().map(|(v, _)| format!("`{v}`")).collect();
+        doc.push_str(&format!(" Valid values: {}.", values.join(", ")));
+    }
+    if let Shape::Integer(i) = shape {
+        match (i.min, i.max) {
+            (min, max) if max == i64::MAX || max == i64::from(i32::MAX) => {
+                if min > 0 {
+                    doc.push_str(&format!(" At least {min}."));
+                }
+            }
+            (min, max) => doc.push_str(&format!(" From {min} to {max}.")),
+        }
+    }
+    if let Shape::String(t) = shape {
+        match t.max {
+            Some(max) if max < usize::MAX => {
+                doc.push_str(&format!(" {} to {max} characters.", t.min.max(1)));
+            }
+            _ => {}
+        }
+    }
+    if let Shape::List(l) = field.api.shape {
+        match (l.min, l.max) {
+            (min, Some(max)) if min > 0 => doc.push_str(&format!(" {min} to {max} entries.")),
+            (_, Some(max)) => doc.push_str(&format!(" At most {max} entries.")),
+            _ => {}
+        }
+    }
+    match field.default {
+        Some(Default::Str(s)) => doc.push_str(&format!(" Defaults to `{s}`.")),
+        Some(Default::Bool(b)) => doc.push_str(&format!(" Defaults to `{b}`.")),
+        None => {}
+    }
+    let is_block = matches!(field.form, Form::Single(_) | Form::Repeated { .. });
+    if is_block && field.api.required {
+        doc.push_str(" Required.");
+    }
+    if matches!(owner, Shape::Union(_)) {
+        let names: Vec<String> = fields(owner).iter().map(|f| format!("`{}`", f.name)).collect();
+        doc.push_str(&format!(" Set exactly one of {}.", names.join(", ")));
+    }
+    if let Shape::Union(_) = field.api.shape {
+        let names: Vec<String> = fields(field.api.shape).iter().map(|f| format!("`{}`", f.name)).collect();
+        doc.push_str(&format!(" Holds exactly one of {}.", names.join(", ")));
+    }
+    doc
+}
+
+/// The shape that limits a member's values: the item shape for a list.
+fn effective_item(member: &Member) -> &'static Shape {
+    match member.shape {
+        Shape::List(l) => l.item,
+        s => s,
+    }
+}
