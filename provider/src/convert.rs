@@ -66,7 +66,8 @@ fn expand_object(shape: &'static Shape, obj: &BTreeMap<String, ValueAny>, path: 
                         _ => {}
                     }
                 }
-                Some(sorted_if(set, items))
+                // Terraform has no "absent" for repeated blocks: zero blocks is absent.
+                (!items.is_empty()).then(|| sorted_if(set, items))
             }
             Form::Attribute(_) => scalar(v),
             Form::Collection { set, .. } => {
@@ -207,10 +208,14 @@ fn defaults_in_object(shape: &'static Shape, obj: &mut BTreeMap<String, ValueAny
     }
 }
 
-/// The Terraform attribute path of an API path under the `spec` block. Set elements cannot
-/// be addressed by position, so a path into a set stops at the set.
-pub fn tf_path(shape: &'static Shape, api: &Path) -> AttributePath {
-    let mut out = AttributePath::new("spec").index(0);
+/// The Terraform attribute path of an API path under the `spec` block, and the same path
+/// written the way a user reads HCL (`spec.listener[0].port_mapping.port`). Set elements
+/// cannot be addressed by position, so the attribute path stops at a set; the text goes on
+/// through it (`spec.http_route.action.weighted_target.weight`).
+pub fn tf_path(shape: &'static Shape, api: &Path) -> (AttributePath, String) {
+    let mut at = AttributePath::new("spec").index(0);
+    let mut text = String::from("spec");
+    let mut addressable = true;
     let mut steps = api.steps().iter().peekable();
     // The API path starts at the `spec` member itself.
     if matches!(steps.peek(), Some(Step::Key(k)) if k == "spec") {
@@ -220,29 +225,45 @@ pub fn tf_path(shape: &'static Shape, api: &Path) -> AttributePath {
     while let Some(step) = steps.next() {
         let Step::Key(wire) = step else { break };
         let Some(f) = fields(shape).into_iter().find(|f| f.api.wire_name() == wire.as_str()) else { break };
-        out = out.attribute(f.name.into_owned());
+        text.push('.');
+        text.push_str(&f.name);
+        if addressable {
+            at = at.attribute(f.name.into_owned());
+        }
         match f.form {
             Form::Single(inner) => {
-                out = out.index(0);
+                if addressable {
+                    at = at.index(0);
+                }
                 shape = inner;
             }
-            Form::Repeated { item, set: false } => match steps.next() {
-                Some(Step::Index(i)) => {
-                    out = out.index(i64::try_from(*i).unwrap_or(0));
-                    shape = item;
+            Form::Repeated { item, set } => {
+                if let Some(Step::Index(i)) = steps.peek() {
+                    steps.next();
+                    if set {
+                        addressable = false;
+                    } else {
+                        text.push_str(&format!("[{i}]"));
+                        if addressable {
+                            at = at.index(i64::try_from(*i).unwrap_or(0));
+                        }
+                    }
                 }
-                _ => break,
-            },
-            Form::Collection { set: false, .. } => {
-                if let Some(Step::Index(i)) = steps.next() {
-                    out = out.index(i64::try_from(*i).unwrap_or(0));
+                shape = item;
+            }
+            Form::Collection { set, .. } => {
+                if let (Some(Step::Index(i)), false) = (steps.next(), set) {
+                    text.push_str(&format!("[{i}]"));
+                    if addressable {
+                        at = at.index(i64::try_from(*i).unwrap_or(0));
+                    }
                 }
                 break;
             }
             _ => break,
         }
     }
-    out
+    (at, text)
 }
 
 #[cfg(test)]
@@ -286,8 +307,10 @@ mod tests {
 
         let p = Path::root().key("spec").key("listeners").index(2).key("portMapping").key("port");
         let expected = AttributePath::new("spec").index(0).attribute("listener").index(2).attribute("port_mapping").index(0).attribute("port");
-        assert_eq!(tf_path(shape, &p), expected);
-        let into_set = Path::root().key("spec").key("backends").index(0).key("virtualService");
-        assert_eq!(tf_path(shape, &into_set), AttributePath::new("spec").index(0).attribute("backend"));
+        assert_eq!(tf_path(shape, &p), (expected, "spec.listener[2].port_mapping.port".to_owned()));
+        let into_set = Path::root().key("spec").key("backends").index(0).key("virtualService").key("virtualServiceName");
+        let (at, text) = tf_path(shape, &into_set);
+        assert_eq!(at, AttributePath::new("spec").index(0).attribute("backend"));
+        assert_eq!(text, "spec.backend.virtual_service.virtual_service_name");
     }
 }

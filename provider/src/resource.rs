@@ -204,8 +204,12 @@ impl AppMeshResource {
     }
 
     fn report(&self, diags: &mut Diagnostics, v: &Violation) {
-        let at = tf_path(self.shape(), &v.path);
-        diags.error(format!("invalid {}: {} {}", self.def.human, v.path, v.problem), format!("The App Mesh API would reject this: {v}."), at);
+        let (at, text) = tf_path(self.shape(), &v.path);
+        diags.error(
+            format!("{text} {}", v.problem),
+            format!("The App Mesh API would reject this {}: {v}.", self.def.human),
+            at,
+        );
     }
 
     /// The API request body of a spec block, or `None` when absent.
