@@ -82,7 +82,8 @@ impl AppMeshResource {
     }
 
     /// The state for an API answer (`XxxData`) and the resource's tags.
-    fn state(&self, data: &Json, all_tags: &BTreeMap<String, String>, prior_tags: Option<&BTreeMap<String, String>>, default_tags: &BTreeMap<String, String>) -> ValueAny {
+    fn state(&self, data: &Json, all_tags: &BTreeMap<String, String>, prior: Option<&Obj>, default_tags: &BTreeMap<String, String>) -> ValueAny {
+        let prior_tags = prior.and_then(|p| get_string_map(p, "tags"));
         let kind = self.kind();
         let meta = &data["metadata"];
         let text = |v: &Json| v.as_str().map_or(ValueAny::Null, |s| ValueAny::String(s.to_owned()));
@@ -102,9 +103,14 @@ impl AppMeshResource {
         let date = |v: &Json| v.as_f64().map_or(ValueAny::Null, |s| ValueAny::String(rfc3339(s)));
         o.insert("created_date".into(), date(&meta["createdAt"]));
         o.insert("last_updated_date".into(), date(&meta["lastUpdatedAt"]));
-        o.insert("spec".into(), flatten(self.shape(), data.get("spec")));
+        // An empty spec (a mesh created without one) reads back as no block unless the
+        // configuration wrote an empty `spec {}`.
+        let empty = data.get("spec").and_then(Json::as_object).is_none_or(|o| o.is_empty());
+        let wrote_block = prior.and_then(|p| p.get("spec")).is_some_and(|s| matches!(s, ValueAny::List(b) if !b.is_empty()));
+        let spec = if empty && !wrote_block { ValueAny::List(Vec::new()) } else { flatten(self.shape(), data.get("spec")) };
+        o.insert("spec".into(), spec);
         o.insert("tags_all".into(), string_map(all_tags));
-        o.insert("tags".into(), own_tags(all_tags, prior_tags, default_tags));
+        o.insert("tags".into(), own_tags(all_tags, prior_tags.as_ref(), default_tags));
         ValueAny::Map(o)
     }
 
@@ -303,8 +309,7 @@ impl Resource for AppMeshResource {
         let key = self.key(&state)?;
         match self.fetch(&configured, &key, &self.query(&state)).await {
             Ok(Some((data, tags))) => {
-                let prior_tags = get_string_map(&state, "tags");
-                let fresh = self.state(&data, &tags, prior_tags.as_ref(), &configured.default_tags);
+                let fresh = self.state(&data, &tags, Some(&state), &configured.default_tags);
                 Some((fresh, private_state))
             }
             Ok(None) => None,
@@ -401,8 +406,7 @@ impl Resource for AppMeshResource {
         let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
         match configured.client.call(Method::PUT, &collection_path(&key), &q, Some(&body)).await {
             Ok(data) => {
-                let prior_tags = get_string_map(&planned, "tags");
-                let state = self.state(&data, &tags, prior_tags.as_ref(), &configured.default_tags);
+                let state = self.state(&data, &tags, Some(&planned), &configured.default_tags);
                 Some((state, private))
             }
             Err(e) => {
@@ -429,7 +433,7 @@ impl Resource for AppMeshResource {
             match configured.client.call(Method::PUT, &item_path(&key), &q, Some(&body)).await {
                 Ok(data) => {
                     let tags = get_string_map(&prior, "tags_all").unwrap_or_default();
-                    if let ValueAny::Map(fresh) = self.state(&data, &tags, None, &configured.default_tags) {
+                    if let ValueAny::Map(fresh) = self.state(&data, &tags, Some(&planned), &configured.default_tags) {
                         for attr in ["spec", "last_updated_date", "arn", "id", "resource_owner", "mesh_owner", "created_date"] {
                             if let Some(v) = fresh.get(attr) {
                                 state.insert(attr.into(), v.clone());
