@@ -416,8 +416,9 @@ update_body!(
 structure! {
     /// The body of TagResource.
     TagResourceBody {
-        /// The tags to add or overwrite.
-        tags: Vec<TagRef> = TAG_LIST,
+        /// The tags to add or overwrite. A resource carries at most 50 tags; going over is a
+        /// TooManyTagsException, not a malformed request.
+        tags: Vec<TagRef>,
     }
 }
 

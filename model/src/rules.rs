@@ -28,7 +28,11 @@ pub const HTTP_RETRY_EVENTS: [&str; 4] = [
 /// Checks the rules on a resource's own name.
 pub fn check_name(kind: Kind, name: &str, path: &Path) -> Vec<Violation> {
     let mut out = Vec::new();
-    if kind == Kind::VirtualRouter
+    // A slash would make ARNs (and import IDs) ambiguous: a mesh named `a/virtualNode/x`
+    // would share the ARN of node `x` in mesh `a`.
+    if name.contains('/') {
+        out.push(Violation::new(path.clone(), "must not contain /"));
+    } else if kind == Kind::VirtualRouter
         && !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')

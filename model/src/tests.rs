@@ -194,4 +194,11 @@ fn router_names_allow_only_letters_digits_hyphens_underscores() {
         1
     );
     assert!(crate::rules::check_name(Kind::VirtualService, "a.b", &path).is_empty());
+    for kind in Kind::ALL {
+        assert_eq!(
+            crate::rules::check_name(kind, "a/virtualNode/x", &path).len(),
+            1,
+            "{kind}"
+        );
+    }
 }

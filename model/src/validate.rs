@@ -192,19 +192,27 @@ fn walk(shape: &Shape, value: &Value, path: &Path, out: &mut Vec<Violation>) {
                 ));
             }
         }
-        Shape::Integer(i) => match value.as_i64() {
-            Some(n) if n < i.min || n > i.max => out.push(Violation::new(
-                path.clone(),
-                match (i.min, i.max) {
-                    (min, i64::MAX) | (min, 0x7fff_ffff) => {
-                        format!("must be at least {min} (found {n})")
-                    }
-                    (min, max) => format!("must be between {min} and {max} (found {n})"),
+        Shape::Integer(i) => {
+            let range = || match (i.min, i.max) {
+                (min, i64::MAX) | (min, 0x7fff_ffff) => format!("must be at least {min}"),
+                (min, max) => format!("must be between {min} and {max}"),
+            };
+            match value {
+                Value::Number(n) => match n.as_i64() {
+                    Some(v) if v < i.min || v > i.max => out.push(Violation::new(
+                        path.clone(),
+                        format!("{} (found {v})", range()),
+                    )),
+                    Some(_) => {}
+                    // Whole numbers beyond 64 bits arrive as u64 or as integral floats.
+                    None if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) => out.push(
+                        Violation::new(path.clone(), format!("{} (found {n})", range())),
+                    ),
+                    None => out.push(type_error(path, "a whole number", value)),
                 },
-            )),
-            Some(_) => {}
-            None => out.push(type_error(path, "a whole number", value)),
-        },
+                _ => out.push(type_error(path, "a whole number", value)),
+            }
+        }
         Shape::Boolean => {
             if !value.is_boolean() {
                 out.push(type_error(path, "true or false", value));

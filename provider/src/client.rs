@@ -37,7 +37,10 @@ impl ApiError {
     fn retryable(&self) -> bool {
         match self {
             ApiError::Service { status, code, .. } => {
-                *status == 429 || *status >= 500 || code == "TooManyRequestsException" || code == "ThrottlingException"
+                *status == 429
+                    || *status >= 500
+                    || code == "TooManyRequestsException"
+                    || code == "ThrottlingException"
             }
             ApiError::Transport(_) => true,
         }
@@ -90,11 +93,19 @@ pub fn item_path(key: &ResourceKey) -> String {
 
 impl Client {
     /// A client for `endpoint` (scheme, host and port).
-    pub fn new(endpoint: &str, region: &str, credentials: Credentials, max_retries: u32) -> anyhow::Result<Self> {
+    pub fn new(
+        endpoint: &str,
+        region: &str,
+        credentials: Credentials,
+        max_retries: u32,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
-            .user_agent(concat!("terraform-provider-appmesh/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "terraform-provider-appmesh/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()?;
         Ok(Client {
             http,
@@ -106,7 +117,13 @@ impl Client {
     }
 
     /// Sends one operation, retrying throttling, server errors and lost connections.
-    pub async fn call(&self, method: http::Method, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Result<Value, ApiError> {
+    pub async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
         let mut attempt = 0;
         loop {
             match self.send(method.clone(), path, query, body).await {
@@ -121,10 +138,19 @@ impl Client {
         }
     }
 
-    async fn send(&self, method: http::Method, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Result<Value, ApiError> {
+    async fn send(
+        &self,
+        method: http::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
         let mut url = format!("{}{path}", self.endpoint);
         if !query.is_empty() {
-            let q: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+            let q: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
             url.push('?');
             url.push_str(&q.join("&"));
         }
@@ -138,15 +164,26 @@ impl Client {
         self.sign(&mut request)?;
         let request = reqwest::Request::try_from(request.map(reqwest::Body::from))
             .map_err(|e| ApiError::Transport(format!("building the request: {e}")))?;
-        let response = self.http.execute(request).await.map_err(|e| ApiError::Transport(format!("{e:#}")))?;
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| ApiError::Transport(format!("{e:#}")))?;
         let status = response.status().as_u16();
         let error_type = response
             .headers()
             .get("x-amzn-errortype")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(':').next().unwrap_or(v).to_owned());
-        let text = response.text().await.map_err(|e| ApiError::Transport(format!("{e:#}")))?;
-        let json: Value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ApiError::Transport(format!("{e:#}")))?;
+        let json: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         if (200..300).contains(&status) {
             return Ok(json);
         }
@@ -156,9 +193,17 @@ impl Client {
             .and_then(Value::as_str)
             .map_or_else(|| json.to_string(), str::to_owned);
         let code = error_type
-            .or_else(|| json.get("__type").and_then(Value::as_str).map(str::to_owned))
+            .or_else(|| {
+                json.get("__type")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or_else(|| format!("HTTP {status}"));
-        Err(ApiError::Service { status, code, message })
+        Err(ApiError::Service {
+            status,
+            code,
+            message,
+        })
     }
 
     fn sign(&self, request: &mut http::Request<Vec<u8>>) -> Result<(), ApiError> {
@@ -178,9 +223,16 @@ impl Client {
             .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
             .collect();
         let uri = request.uri().to_string();
-        let signable = SignableRequest::new(request.method().as_str(), &uri, headers.into_iter(), SignableBody::Bytes(request.body()))
-            .map_err(|e| ApiError::Transport(format!("signing: {e}")))?;
-        let (instructions, _) = sign(signable, &params).map_err(|e| ApiError::Transport(format!("signing: {e}")))?.into_parts();
+        let signable = SignableRequest::new(
+            request.method().as_str(),
+            &uri,
+            headers.into_iter(),
+            SignableBody::Bytes(request.body()),
+        )
+        .map_err(|e| ApiError::Transport(format!("signing: {e}")))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| ApiError::Transport(format!("signing: {e}")))?
+            .into_parts();
         instructions.apply_to_request_http1x(request);
         Ok(())
     }
@@ -189,15 +241,154 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-connection-per-answer HTTP server on 127.0.0.1:0 that answers from a script and
+    /// hands back every request it saw.
+    async fn scripted(
+        answers: Vec<(u16, &'static str, &'static str)>,
+    ) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for (status, error_type, body) in answers {
+                let (mut socket, _) = listener.accept().await.expect("accept");
+                let mut buf = vec![0u8; 16 * 1024];
+                let n = socket.read(&mut buf).await.expect("read");
+                seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let extra = if error_type.is_empty() {
+                    String::new()
+                } else {
+                    format!("x-amzn-ErrorType: {error_type}\r\n")
+                };
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                socket.write_all(reply.as_bytes()).await.expect("write");
+            }
+            seen
+        });
+        (endpoint, task)
+    }
+
+    fn client(endpoint: &str, retries: u32) -> Client {
+        let creds = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        Client::new(endpoint, "eu-west-3", creds, retries).expect("client")
+    }
+
+    #[tokio::test]
+    async fn requests_are_sigv4_signed_for_appmesh() {
+        let (endpoint, server) = scripted(vec![(200, "", r#"{"meshes":[]}"#)]).await;
+        let answer = client(&endpoint, 0)
+            .call(
+                http::Method::GET,
+                "/v20190125/meshes",
+                &[("limit", "5")],
+                None,
+            )
+            .await;
+        assert_eq!(answer.expect("ok"), serde_json::json!({"meshes": []}));
+        let request = server.await.expect("server").remove(0).to_ascii_lowercase();
+        assert!(
+            request.starts_with("get /v20190125/meshes?limit=5 http/1.1"),
+            "{request}"
+        );
+        assert!(
+            request.contains("authorization: aws4-hmac-sha256 credential=akidexample/"),
+            "{request}"
+        );
+        assert!(
+            request.contains("/eu-west-3/appmesh/aws4_request"),
+            "{request}"
+        );
+        assert!(request.contains("x-amz-date:"), "{request}");
+    }
+
+    #[tokio::test]
+    async fn throttling_and_server_errors_are_retried_then_reported() {
+        let (endpoint, server) = scripted(vec![
+            (
+                429,
+                "TooManyRequestsException",
+                r#"{"message":"slow down"}"#,
+            ),
+            (503, "ServiceUnavailableException", r#"{"message":"later"}"#),
+            (200, "", r#"{"ok":true}"#),
+        ])
+        .await;
+        let answer = client(&endpoint, 3)
+            .call(http::Method::GET, "/x", &[], None)
+            .await;
+        assert_eq!(
+            answer.expect("third time lucky"),
+            serde_json::json!({"ok": true})
+        );
+        assert_eq!(server.await.expect("server").len(), 3);
+
+        let (endpoint, _server) = scripted(vec![(
+            404,
+            "NotFoundException",
+            r#"{"message":"mesh x not found"}"#,
+        )])
+        .await;
+        let err = client(&endpoint, 3)
+            .call(http::Method::GET, "/x", &[], None)
+            .await
+            .expect_err("404");
+        assert!(err.is_not_found());
+        assert_eq!(err.to_string(), "NotFoundException: mesh x not found");
+
+        let (endpoint, server) = scripted(vec![
+            (500, "InternalServerErrorException", "{}"),
+            (
+                500,
+                "InternalServerErrorException",
+                r#"{"message":"still"}"#,
+            ),
+        ])
+        .await;
+        let err = client(&endpoint, 1)
+            .call(http::Method::GET, "/x", &[], None)
+            .await
+            .expect_err("gives up");
+        assert_eq!(err.to_string(), "InternalServerErrorException: still");
+        assert_eq!(server.await.expect("server").len(), 2);
+    }
 
     #[test]
     fn paths_follow_the_api_model() {
-        let route = ResourceKey { kind: Kind::Route, mesh: "apps".into(), parent: Some("r".into()), name: "x y".into() };
-        assert_eq!(item_path(&route), "/v20190125/meshes/apps/virtualRouter/r/routes/x%20y");
-        let gr = ResourceKey { kind: Kind::GatewayRoute, mesh: "apps".into(), parent: Some("gw".into()), name: "g".into() };
-        assert_eq!(collection_path(&gr), "/v20190125/meshes/apps/virtualGateway/gw/gatewayRoutes");
-        assert_eq!(item_path(&ResourceKey::mesh("apps")), "/v20190125/meshes/apps");
+        let route = ResourceKey {
+            kind: Kind::Route,
+            mesh: "apps".into(),
+            parent: Some("r".into()),
+            name: "x y".into(),
+        };
+        assert_eq!(
+            item_path(&route),
+            "/v20190125/meshes/apps/virtualRouter/r/routes/x%20y"
+        );
+        let gr = ResourceKey {
+            kind: Kind::GatewayRoute,
+            mesh: "apps".into(),
+            parent: Some("gw".into()),
+            name: "g".into(),
+        };
+        assert_eq!(
+            collection_path(&gr),
+            "/v20190125/meshes/apps/virtualGateway/gw/gatewayRoutes"
+        );
+        assert_eq!(
+            item_path(&ResourceKey::mesh("apps")),
+            "/v20190125/meshes/apps"
+        );
         let vs = ResourceKey::in_mesh(Kind::VirtualService, "apps", "b.apps.local");
-        assert_eq!(item_path(&vs), "/v20190125/meshes/apps/virtualServices/b.apps.local");
+        assert_eq!(
+            item_path(&vs),
+            "/v20190125/meshes/apps/virtualServices/b.apps.local"
+        );
     }
 }

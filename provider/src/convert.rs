@@ -24,7 +24,12 @@ use crate::describe::{fields, Default, Form};
 
 /// Expands a single block value of `shape` (a list of at most one object) into JSON, or
 /// `None` if the block is absent. Paths of unknown values are pushed onto `unknown`.
-pub fn expand(shape: &'static Shape, value: &ValueAny, path: &Path, unknown: &mut Vec<Path>) -> Option<Json> {
+pub fn expand(
+    shape: &'static Shape,
+    value: &ValueAny,
+    path: &Path,
+    unknown: &mut Vec<Path>,
+) -> Option<Json> {
     match value {
         ValueAny::List(items) => match items.first() {
             Some(ValueAny::Map(obj)) => Some(expand_object(shape, obj, path, unknown)),
@@ -42,7 +47,12 @@ pub fn expand(shape: &'static Shape, value: &ValueAny, path: &Path, unknown: &mu
     }
 }
 
-fn expand_object(shape: &'static Shape, obj: &BTreeMap<String, ValueAny>, path: &Path, unknown: &mut Vec<Path>) -> Json {
+fn expand_object(
+    shape: &'static Shape,
+    obj: &BTreeMap<String, ValueAny>,
+    path: &Path,
+    unknown: &mut Vec<Path>,
+) -> Json {
     let mut out = Map::new();
     for f in fields(shape) {
         let wire = f.api.wire_name();
@@ -61,7 +71,9 @@ fn expand_object(shape: &'static Shape, obj: &BTreeMap<String, ValueAny>, path: 
                 let mut items = Vec::new();
                 for (i, element) in list_items(v).iter().enumerate() {
                     match element {
-                        ValueAny::Map(o) => items.push(expand_object(item, o, &p.index(i), unknown)),
+                        ValueAny::Map(o) => {
+                            items.push(expand_object(item, o, &p.index(i), unknown))
+                        }
                         ValueAny::Unknown => unknown.push(p.index(i)),
                         _ => {}
                     }
@@ -83,7 +95,9 @@ fn expand_object(shape: &'static Shape, obj: &BTreeMap<String, ValueAny>, path: 
             Form::Map => match v {
                 ValueAny::Map(m) => Some(Json::Array(
                     m.iter()
-                        .filter_map(|(k, v)| scalar(v).map(|v| serde_json::json!({ "key": k, "value": v })))
+                        .filter_map(|(k, v)| {
+                            scalar(v).map(|v| serde_json::json!({ "key": k, "value": v }))
+                        })
                         .collect(),
                 )),
                 _ => None,
@@ -137,7 +151,12 @@ fn flatten_object(shape: &'static Shape, obj: &Map<String, Json>) -> ValueAny {
             Form::Single(inner) => flatten(inner, j),
             Form::Repeated { item, .. } => ValueAny::List(
                 j.and_then(Json::as_array)
-                    .map(|a| a.iter().filter_map(Json::as_object).map(|o| flatten_object(item, o)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Json::as_object)
+                            .map(|o| flatten_object(item, o))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             ),
             Form::Attribute(_) => match j {
@@ -151,7 +170,12 @@ fn flatten_object(shape: &'static Shape, obj: &Map<String, Json>) -> ValueAny {
             Form::Map => match j.and_then(Json::as_array) {
                 Some(a) => ValueAny::Map(
                     a.iter()
-                        .filter_map(|e| Some((e.get("key")?.as_str()?.to_owned(), from_json(e.get("value")?))))
+                        .filter_map(|e| {
+                            Some((
+                                e.get("key")?.as_str()?.to_owned(),
+                                from_json(e.get("value")?),
+                            ))
+                        })
                         .collect(),
                 ),
                 None => ValueAny::Null,
@@ -167,10 +191,14 @@ pub fn from_json(j: &Json) -> ValueAny {
     match j {
         Json::Null => ValueAny::Null,
         Json::Bool(b) => ValueAny::Bool(*b),
-        Json::Number(n) => n.as_i64().map_or_else(|| ValueAny::String(n.to_string()), ValueAny::Number),
+        Json::Number(n) => n
+            .as_i64()
+            .map_or_else(|| ValueAny::String(n.to_string()), ValueAny::Number),
         Json::String(s) => ValueAny::String(s.clone()),
         Json::Array(a) => ValueAny::List(a.iter().map(from_json).collect()),
-        Json::Object(o) => ValueAny::Map(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()),
+        Json::Object(o) => {
+            ValueAny::Map(o.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+        }
     }
 }
 
@@ -195,7 +223,9 @@ pub fn apply_defaults(shape: &'static Shape, value: &mut ValueAny) {
 
 fn defaults_in_object(shape: &'static Shape, obj: &mut BTreeMap<String, ValueAny>) {
     for f in fields(shape) {
-        let Some(v) = obj.get_mut(f.name.as_ref()) else { continue };
+        let Some(v) = obj.get_mut(f.name.as_ref()) else {
+            continue;
+        };
         match f.form {
             Form::Single(inner) | Form::Repeated { item: inner, .. } => apply_defaults(inner, v),
             Form::Attribute(_) => {
@@ -224,7 +254,12 @@ pub fn tf_path(shape: &'static Shape, api: &Path) -> (AttributePath, String) {
     let mut shape = shape;
     while let Some(step) = steps.next() {
         let Step::Key(wire) = step else { break };
-        let Some(f) = fields(shape).into_iter().find(|f| f.api.wire_name() == wire.as_str()) else { break };
+        let Some(f) = fields(shape)
+            .into_iter()
+            .find(|f| f.api.wire_name() == wire.as_str())
+        else {
+            break;
+        };
         text.push('.');
         text.push_str(&f.name);
         if addressable {
@@ -283,32 +318,70 @@ mod tests {
 
     #[test]
     fn specs_round_trip_through_terraform_values() {
-        round_trip(Kind::Mesh, json!({"egressFilter": {"type": "ALLOW_ALL"}, "serviceDiscovery": {"ipPreference": "IPv4_ONLY"}}));
-        round_trip(Kind::VirtualNode, json!({
-            "backends": [{"virtualService": {"virtualServiceName": "b", "clientPolicy": {"tls": {"enforce": false, "ports": [443, 8443],
-                "validation": {"trust": {"acm": {"certificateAuthorityArns": ["arn:a"]}}}}}}}],
-            "listeners": [{"portMapping": {"port": 80, "protocol": "http"}, "connectionPool": {"http": {"maxConnections": 0}},
-                           "timeout": {"http": {"idle": {"unit": "s", "value": 0}}}}],
-            "serviceDiscovery": {"awsCloudMap": {"namespaceName": "ns", "serviceName": "svc", "attributes": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]}},
-            "logging": {"accessLog": {"file": {"path": "/dev/stdout", "format": {"json": [{"key": "z", "value": "1"}, {"key": "a", "value": "2"}]}}}}
-        }));
-        round_trip(Kind::Route, json!({"priority": 0, "grpcRoute": {"action": {"weightedTargets": [{"virtualNode": "a", "weight": 0}]},
-            "match": {"metadata": [{"invert": true, "name": "m", "match": {"range": {"start": 0, "end": 7}}}]}}}));
+        round_trip(
+            Kind::Mesh,
+            json!({"egressFilter": {"type": "ALLOW_ALL"}, "serviceDiscovery": {"ipPreference": "IPv4_ONLY"}}),
+        );
+        round_trip(
+            Kind::VirtualNode,
+            json!({
+                "backends": [{"virtualService": {"virtualServiceName": "b", "clientPolicy": {"tls": {"enforce": false, "ports": [443, 8443],
+                    "validation": {"trust": {"acm": {"certificateAuthorityArns": ["arn:a"]}}}}}}}],
+                "listeners": [{"portMapping": {"port": 80, "protocol": "http"}, "connectionPool": {"http": {"maxConnections": 0}},
+                               "timeout": {"http": {"idle": {"unit": "s", "value": 0}}}}],
+                "serviceDiscovery": {"awsCloudMap": {"namespaceName": "ns", "serviceName": "svc", "attributes": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]}},
+                "logging": {"accessLog": {"file": {"path": "/dev/stdout", "format": {"json": [{"key": "z", "value": "1"}, {"key": "a", "value": "2"}]}}}}
+            }),
+        );
+        round_trip(
+            Kind::Route,
+            json!({"priority": 0, "grpcRoute": {"action": {"weightedTargets": [{"virtualNode": "a", "weight": 0}]},
+            "match": {"metadata": [{"invert": true, "name": "m", "match": {"range": {"start": 0, "end": 7}}}]}}}),
+        );
     }
 
     #[test]
     fn defaults_fill_absent_members_and_paths_map_back() {
         let shape = Kind::VirtualNode.spec_shape();
-        let tf = flatten(shape, Some(&json!({"backendDefaults": {"clientPolicy": {"tls": {"validation": {"trust": {"file": {"certificateChain": "/c"}}}}}}})));
+        let tf = flatten(
+            shape,
+            Some(
+                &json!({"backendDefaults": {"clientPolicy": {"tls": {"validation": {"trust": {"file": {"certificateChain": "/c"}}}}}}}),
+            ),
+        );
         let ValueAny::List(spec) = &tf else { panic!() };
-        let ValueAny::Map(spec) = &spec[0] else { panic!() };
+        let ValueAny::Map(spec) = &spec[0] else {
+            panic!()
+        };
         let enforce = format!("{:?}", spec["backend_defaults"]);
-        assert!(enforce.contains("enforce") && enforce.contains("true"), "{enforce}");
+        assert!(
+            enforce.contains("enforce") && enforce.contains("true"),
+            "{enforce}"
+        );
 
-        let p = Path::root().key("spec").key("listeners").index(2).key("portMapping").key("port");
-        let expected = AttributePath::new("spec").index(0).attribute("listener").index(2).attribute("port_mapping").index(0).attribute("port");
-        assert_eq!(tf_path(shape, &p), (expected, "spec.listener[2].port_mapping.port".to_owned()));
-        let into_set = Path::root().key("spec").key("backends").index(0).key("virtualService").key("virtualServiceName");
+        let p = Path::root()
+            .key("spec")
+            .key("listeners")
+            .index(2)
+            .key("portMapping")
+            .key("port");
+        let expected = AttributePath::new("spec")
+            .index(0)
+            .attribute("listener")
+            .index(2)
+            .attribute("port_mapping")
+            .index(0)
+            .attribute("port");
+        assert_eq!(
+            tf_path(shape, &p),
+            (expected, "spec.listener[2].port_mapping.port".to_owned())
+        );
+        let into_set = Path::root()
+            .key("spec")
+            .key("backends")
+            .index(0)
+            .key("virtualService")
+            .key("virtualServiceName");
         let (at, text) = tf_path(shape, &into_set);
         assert_eq!(at, AttributePath::new("spec").index(0).attribute("backend"));
         assert_eq!(text, "spec.backend.virtual_service.virtual_service_name");

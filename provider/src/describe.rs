@@ -36,15 +36,40 @@ pub enum Default {
 }
 
 const fn renamed(name: &'static str) -> Tweak {
-    Tweak { rename: Some(name), set: false, as_map: false, default: None }
+    Tweak {
+        rename: Some(name),
+        set: false,
+        as_map: false,
+        default: None,
+    }
 }
 const fn renamed_set(name: &'static str) -> Tweak {
-    Tweak { rename: Some(name), set: true, as_map: false, default: None }
+    Tweak {
+        rename: Some(name),
+        set: true,
+        as_map: false,
+        default: None,
+    }
 }
-const SET: Tweak = Tweak { rename: None, set: true, as_map: false, default: None };
-const MAP: Tweak = Tweak { rename: None, set: false, as_map: true, default: None };
+const SET: Tweak = Tweak {
+    rename: None,
+    set: true,
+    as_map: false,
+    default: None,
+};
+const MAP: Tweak = Tweak {
+    rename: None,
+    set: false,
+    as_map: true,
+    default: None,
+};
 const fn default(value: Default) -> Tweak {
-    Tweak { rename: None, set: false, as_map: false, default: Some(value) }
+    Tweak {
+        rename: None,
+        set: false,
+        as_map: false,
+        default: Some(value),
+    }
 }
 
 /// Every deviation from the derivation rule, by (API shape, API member).
@@ -53,13 +78,33 @@ pub static TWEAKS: &[(&str, &str, Tweak)] = &[
     ("VirtualNodeSpec", "backends", renamed_set("backend")),
     ("VirtualRouterSpec", "listeners", renamed("listener")),
     ("VirtualGatewaySpec", "listeners", renamed("listener")),
-    ("HttpRouteAction", "weightedTargets", renamed_set("weighted_target")),
-    ("GrpcRouteAction", "weightedTargets", renamed_set("weighted_target")),
-    ("TcpRouteAction", "weightedTargets", renamed_set("weighted_target")),
+    (
+        "HttpRouteAction",
+        "weightedTargets",
+        renamed_set("weighted_target"),
+    ),
+    (
+        "GrpcRouteAction",
+        "weightedTargets",
+        renamed_set("weighted_target"),
+    ),
+    (
+        "TcpRouteAction",
+        "weightedTargets",
+        renamed_set("weighted_target"),
+    ),
     ("HttpRouteMatch", "headers", renamed_set("header")),
-    ("HttpRouteMatch", "queryParameters", renamed_set("query_parameter")),
+    (
+        "HttpRouteMatch",
+        "queryParameters",
+        renamed_set("query_parameter"),
+    ),
     ("HttpGatewayRouteMatch", "headers", renamed_set("header")),
-    ("HttpGatewayRouteMatch", "queryParameters", renamed_set("query_parameter")),
+    (
+        "HttpGatewayRouteMatch",
+        "queryParameters",
+        renamed_set("query_parameter"),
+    ),
     ("GrpcRouteMatch", "metadata", SET),
     ("GrpcGatewayRouteMatch", "metadata", SET),
     ("HttpRetryPolicy", "httpRetryEvents", SET),
@@ -69,14 +114,26 @@ pub static TWEAKS: &[(&str, &str, Tweak)] = &[
     ("GrpcRetryPolicy", "tcpRetryEvents", SET),
     ("ClientPolicyTls", "ports", SET),
     ("SubjectAlternativeNameMatchers", "exact", SET),
-    ("TlsValidationContextAcmTrust", "certificateAuthorityArns", SET),
+    (
+        "TlsValidationContextAcmTrust",
+        "certificateAuthorityArns",
+        SET,
+    ),
     ("AwsCloudMapServiceDiscovery", "attributes", MAP),
     ("EgressFilter", "type", default(Default::Str("DROP_ALL"))),
     ("ClientPolicyTls", "enforce", default(Default::Bool(true))),
     ("HttpRouteHeader", "invert", default(Default::Bool(false))),
-    ("HttpGatewayRouteHeader", "invert", default(Default::Bool(false))),
+    (
+        "HttpGatewayRouteHeader",
+        "invert",
+        default(Default::Bool(false)),
+    ),
     ("GrpcRouteMetadata", "invert", default(Default::Bool(false))),
-    ("GrpcGatewayRouteMetadata", "invert", default(Default::Bool(false))),
+    (
+        "GrpcGatewayRouteMetadata",
+        "invert",
+        default(Default::Bool(false)),
+    ),
 ];
 
 /// The scalar types a Terraform attribute can have here.
@@ -141,8 +198,15 @@ pub fn fields(shape: &'static Shape) -> Vec<Field> {
                 .find(|(s, w, _)| *s == owner && *w == wire)
                 .map(|(_, _, t)| *t)
                 .unwrap_or_default();
-            let name = tweak.rename.map_or_else(|| Cow::Owned(snake(m.rust_name)), Cow::Borrowed);
-            Field { api: m, name, form: form(m.shape, &tweak), default: tweak.default }
+            let name = tweak
+                .rename
+                .map_or_else(|| Cow::Owned(snake(m.rust_name)), Cow::Borrowed);
+            Field {
+                api: m,
+                name,
+                form: form(m.shape, &tweak),
+                default: tweak.default,
+            }
         })
         .collect()
 }
@@ -152,8 +216,14 @@ fn form(shape: &'static Shape, tweak: &Tweak) -> Form {
         Shape::Structure(_) | Shape::Union(_) => Form::Single(shape),
         Shape::List(_) if tweak.as_map => Form::Map,
         Shape::List(l) => match l.item {
-            Shape::Structure(_) | Shape::Union(_) => Form::Repeated { item: l.item, set: tweak.set },
-            item => Form::Collection { item: scalar(item), set: tweak.set },
+            Shape::Structure(_) | Shape::Union(_) => Form::Repeated {
+                item: l.item,
+                set: tweak.set,
+            },
+            item => Form::Collection {
+                item: scalar(item),
+                set: tweak.set,
+            },
         },
         other => Form::Attribute(scalar(other)),
     }

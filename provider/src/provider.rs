@@ -7,7 +7,9 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
-use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema};
+use tf_provider::schema::{
+    Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
+};
 use tf_provider::value::ValueAny;
 use tf_provider::{AttributePath, Diagnostics, DynamicResource, Provider};
 
@@ -62,7 +64,11 @@ pub fn provider_schema() -> Schema {
     let default_tags = Block {
         attributes: HashMap::from([(
             "tags".to_owned(),
-            attribute(AttributeType::Map(Box::new(string())), "Tags added to every resource; a resource's own tags win.", false),
+            attribute(
+                AttributeType::Map(Box::new(string())),
+                "Tags added to every resource; a resource's own tags win.",
+                false,
+            ),
         )]),
         description: Description::markdown("Tags applied to every resource this provider manages."),
         ..Block::default()
@@ -87,7 +93,12 @@ impl Provider for AppMeshProvider {
         Some(provider_schema())
     }
 
-    async fn configure<'a>(&self, diags: &mut Diagnostics, _terraform_version: String, config: ValueAny) -> Option<()> {
+    async fn configure<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        _terraform_version: String,
+        config: ValueAny,
+    ) -> Option<()> {
         let config = obj(&config);
         match configure(config).await {
             Ok(configured) => {
@@ -97,20 +108,28 @@ impl Provider for AppMeshProvider {
             }
             Err((attr, message)) => {
                 match attr {
-                    Some(a) => diags.error_short(format!("configuring the App Mesh provider: {message}"), AttributePath::new(a)),
-                    None => diags.root_error_short(format!("configuring the App Mesh provider: {message}")),
+                    Some(a) => diags.error_short(
+                        format!("configuring the App Mesh provider: {message}"),
+                        AttributePath::new(a),
+                    ),
+                    None => diags
+                        .root_error_short(format!("configuring the App Mesh provider: {message}")),
                 }
                 None
             }
         }
     }
 
-    fn get_resources(&self, _diags: &mut Diagnostics) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
+    fn get_resources(
+        &self,
+        _diags: &mut Diagnostics,
+    ) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
         Some(
             RESOURCES
                 .iter()
                 .map(|def| {
-                    let resource: Box<dyn DynamicResource> = Box::new(AppMeshResource::new(def, self.shared.clone()));
+                    let resource: Box<dyn DynamicResource> =
+                        Box::new(AppMeshResource::new(def, self.shared.clone()));
                     (def.type_name.to_owned(), resource)
                 })
                 .collect(),
@@ -125,10 +144,17 @@ fn env(name: &str) -> Option<String> {
 }
 
 async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Configured, ConfigError> {
-    let setting = |name: &str| config.and_then(|c| get_str(c, name)).filter(|s| !s.is_empty());
+    let setting = |name: &str| {
+        config
+            .and_then(|c| get_str(c, name))
+            .filter(|s| !s.is_empty())
+    };
     let profile = setting("profile").or_else(|| env("AWS_PROFILE"));
 
-    let region = match setting("region").or_else(|| env("AWS_REGION")).or_else(|| env("AWS_DEFAULT_REGION")) {
+    let region = match setting("region")
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+    {
         Some(r) => r,
         None => {
             let mut provider = aws_config::profile::ProfileFileRegionProvider::builder();
@@ -138,7 +164,10 @@ async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Config
             aws_config::meta::region::ProvideRegion::region(&provider.build())
                 .await
                 .map(|r| r.to_string())
-                .ok_or((Some("region"), "no region: set `region`, AWS_REGION or a profile region".to_owned()))?
+                .ok_or((
+                    Some("region"),
+                    "no region: set `region`, AWS_REGION or a profile region".to_owned(),
+                ))?
         }
     };
     let endpoint = setting("endpoint")
@@ -146,24 +175,48 @@ async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Config
         .or_else(|| env("AWS_ENDPOINT_URL"))
         .unwrap_or_else(|| format!("https://appmesh.{region}.amazonaws.com"));
     if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-        return Err((Some("endpoint"), format!("endpoint must be an http:// or https:// URL, got {endpoint:?}")));
+        return Err((
+            Some("endpoint"),
+            format!("endpoint must be an http:// or https:// URL, got {endpoint:?}"),
+        ));
     }
 
     let credentials = match (setting("access_key"), setting("secret_key")) {
-        (Some(ak), Some(sk)) => Credentials::new(ak, sk, setting("token"), None, "terraform-provider-config"),
-        (Some(_), None) => return Err((Some("secret_key"), "access_key is set but secret_key is not".to_owned())),
-        (None, Some(_)) => return Err((Some("access_key"), "secret_key is set but access_key is not".to_owned())),
+        (Some(ak), Some(sk)) => {
+            Credentials::new(ak, sk, setting("token"), None, "terraform-provider-config")
+        }
+        (Some(_), None) => {
+            return Err((
+                Some("secret_key"),
+                "access_key is set but secret_key is not".to_owned(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err((
+                Some("access_key"),
+                "secret_key is set but access_key is not".to_owned(),
+            ))
+        }
         (None, None) => chain_credentials(profile.as_deref()).await?,
     };
 
     let max_retries = match config.and_then(|c| c.get("max_retries")) {
-        Some(ValueAny::Number(n)) => u32::try_from(*n).map_err(|_| (Some("max_retries"), format!("max_retries must be 0 or more, got {n}")))?,
+        Some(ValueAny::Number(n)) => u32::try_from(*n).map_err(|_| {
+            (
+                Some("max_retries"),
+                format!("max_retries must be 0 or more, got {n}"),
+            )
+        })?,
         _ => DEFAULT_MAX_RETRIES,
     };
 
     let mut default_tags = BTreeMap::new();
     if let Some(ValueAny::List(blocks)) = config.and_then(|c| c.get("default_tags")) {
-        if let Some(ValueAny::Map(tags)) = blocks.first().and_then(|b| obj(b)).and_then(|b| b.get("tags")) {
+        if let Some(ValueAny::Map(tags)) = blocks
+            .first()
+            .and_then(|b| obj(b))
+            .and_then(|b| b.get("tags"))
+        {
             for (k, v) in tags {
                 if let ValueAny::String(v) = v {
                     default_tags.insert(k.clone(), v.clone());
@@ -172,8 +225,12 @@ async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Config
         }
     }
 
-    let client = Client::new(&endpoint, &region, credentials, max_retries).map_err(|e| (None, format!("{e:#}")))?;
-    Ok(Configured { client, default_tags })
+    let client = Client::new(&endpoint, &region, credentials, max_retries)
+        .map_err(|e| (None, format!("{e:#}")))?;
+    Ok(Configured {
+        client,
+        default_tags,
+    })
 }
 
 /// The standard chain without network lookups: environment variables, then the shared

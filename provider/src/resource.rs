@@ -22,7 +22,13 @@ use crate::schema::{parent_attribute, resource_schema};
 use crate::value::{get_str, get_string_map, is_unknown, rfc3339, string_map, Obj};
 
 /// Attributes the provider computes.
-const COMPUTED: [&str; 5] = ["id", "arn", "created_date", "last_updated_date", "resource_owner"];
+const COMPUTED: [&str; 5] = [
+    "id",
+    "arn",
+    "created_date",
+    "last_updated_date",
+    "resource_owner",
+];
 
 /// A Terraform resource type for one App Mesh kind.
 pub struct AppMeshResource {
@@ -77,19 +83,41 @@ impl AppMeshResource {
         }
     }
 
-    fn fail(&self, diags: &mut Diagnostics, verb: &str, key: &ResourceKey, e: impl std::fmt::Display) {
+    fn fail(
+        &self,
+        diags: &mut Diagnostics,
+        verb: &str,
+        key: &ResourceKey,
+        e: impl std::fmt::Display,
+    ) {
         diags.root_error_short(format!("{verb} App Mesh {} ({key}): {e}", self.def.human));
     }
 
     /// The state for an API answer (`XxxData`) and the resource's tags.
-    fn state(&self, data: &Json, all_tags: &BTreeMap<String, String>, prior: Option<&Obj>, default_tags: &BTreeMap<String, String>) -> ValueAny {
+    fn state(
+        &self,
+        data: &Json,
+        all_tags: &BTreeMap<String, String>,
+        prior: Option<&Obj>,
+        default_tags: &BTreeMap<String, String>,
+    ) -> ValueAny {
         let prior_tags = prior.and_then(|p| get_string_map(p, "tags"));
         let kind = self.kind();
         let meta = &data["metadata"];
-        let text = |v: &Json| v.as_str().map_or(ValueAny::Null, |s| ValueAny::String(s.to_owned()));
+        let text = |v: &Json| {
+            v.as_str()
+                .map_or(ValueAny::Null, |s| ValueAny::String(s.to_owned()))
+        };
         let mut o = Obj::new();
         let name = text(&data[kind.name_member()]);
-        o.insert("id".into(), if kind == Kind::Mesh { name.clone() } else { text(&meta["uid"]) });
+        o.insert(
+            "id".into(),
+            if kind == Kind::Mesh {
+                name.clone()
+            } else {
+                text(&meta["uid"])
+            },
+        );
         o.insert("name".into(), name);
         if kind != Kind::Mesh {
             o.insert("mesh_name".into(), text(&data["meshName"]));
@@ -100,21 +128,40 @@ impl AppMeshResource {
         o.insert("arn".into(), text(&meta["arn"]));
         o.insert("mesh_owner".into(), text(&meta["meshOwner"]));
         o.insert("resource_owner".into(), text(&meta["resourceOwner"]));
-        let date = |v: &Json| v.as_f64().map_or(ValueAny::Null, |s| ValueAny::String(rfc3339(s)));
+        let date = |v: &Json| {
+            v.as_f64()
+                .map_or(ValueAny::Null, |s| ValueAny::String(rfc3339(s)))
+        };
         o.insert("created_date".into(), date(&meta["createdAt"]));
         o.insert("last_updated_date".into(), date(&meta["lastUpdatedAt"]));
         // An empty spec (a mesh created without one) reads back as no block unless the
         // configuration wrote an empty `spec {}`.
-        let empty = data.get("spec").and_then(Json::as_object).is_none_or(|o| o.is_empty());
-        let wrote_block = prior.and_then(|p| p.get("spec")).is_some_and(|s| matches!(s, ValueAny::List(b) if !b.is_empty()));
-        let spec = if empty && !wrote_block { ValueAny::List(Vec::new()) } else { flatten(self.shape(), data.get("spec")) };
+        let empty = data
+            .get("spec")
+            .and_then(Json::as_object)
+            .is_none_or(|o| o.is_empty());
+        let wrote_block = prior
+            .and_then(|p| p.get("spec"))
+            .is_some_and(|s| matches!(s, ValueAny::List(b) if !b.is_empty()));
+        let spec = if empty && !wrote_block {
+            ValueAny::List(Vec::new())
+        } else {
+            flatten(self.shape(), data.get("spec"))
+        };
         o.insert("spec".into(), spec);
         o.insert("tags_all".into(), string_map(all_tags));
-        o.insert("tags".into(), own_tags(all_tags, prior_tags.as_ref(), default_tags));
+        o.insert(
+            "tags".into(),
+            own_tags(all_tags, prior_tags.as_ref(), default_tags),
+        );
         ValueAny::Map(o)
     }
 
-    async fn tags_of(&self, configured: &Configured, arn: &str) -> Result<BTreeMap<String, String>, ApiError> {
+    async fn tags_of(
+        &self,
+        configured: &Configured,
+        arn: &str,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
         let mut tags = BTreeMap::new();
         let mut token: Option<String> = None;
         loop {
@@ -123,7 +170,10 @@ impl AppMeshResource {
                 query.push(("nextToken", t.clone()));
             }
             let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let page = configured.client.call(Method::GET, "/v20190125/tags", &q, None).await?;
+            let page = configured
+                .client
+                .call(Method::GET, "/v20190125/tags", &q, None)
+                .await?;
             for t in page["tags"].as_array().into_iter().flatten() {
                 if let (Some(k), Some(v)) = (t["key"].as_str(), t["value"].as_str()) {
                     tags.insert(k.to_owned(), v.to_owned());
@@ -137,9 +187,18 @@ impl AppMeshResource {
     }
 
     /// Describe + tags; `None` when the resource is gone.
-    async fn fetch(&self, configured: &Configured, key: &ResourceKey, query: &[(&str, String)]) -> Result<Option<(Json, BTreeMap<String, String>)>, ApiError> {
+    async fn fetch(
+        &self,
+        configured: &Configured,
+        key: &ResourceKey,
+        query: &[(&str, String)],
+    ) -> Result<Option<(Json, BTreeMap<String, String>)>, ApiError> {
         let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let data = match configured.client.call(Method::GET, &item_path(key), &q, None).await {
+        let data = match configured
+            .client
+            .call(Method::GET, &item_path(key), &q, None)
+            .await
+        {
             Ok(d) => d,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
@@ -147,7 +206,10 @@ impl AppMeshResource {
         if data["status"]["status"] == "DELETED" {
             return Ok(None);
         }
-        let arn = data["metadata"]["arn"].as_str().unwrap_or_default().to_owned();
+        let arn = data["metadata"]["arn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let tags = self.tags_of(configured, &arn).await?;
         Ok(Some((data, tags)))
     }
@@ -164,7 +226,11 @@ impl AppMeshResource {
         };
         scalar("name", kind.name_shape(), kind.name_member());
         if kind != Kind::Mesh {
-            scalar("mesh_name", appmesh_model::common::RESOURCE_NAME, "meshName");
+            scalar(
+                "mesh_name",
+                appmesh_model::common::RESOURCE_NAME,
+                "meshName",
+            );
             scalar("mesh_owner", appmesh_model::common::ACCOUNT_ID, "meshOwner");
         }
         if let (Some(attr), Some(pk)) = (parent_attribute(kind), kind.parent()) {
@@ -180,7 +246,8 @@ impl AppMeshResource {
         }
 
         let spec = config.get("spec").cloned().unwrap_or(ValueAny::Null);
-        let present = matches!(&spec, ValueAny::List(items) if !items.is_empty()) || spec == ValueAny::Unknown;
+        let present = matches!(&spec, ValueAny::List(items) if !items.is_empty())
+            || spec == ValueAny::Unknown;
         if !present {
             if kind != Kind::Mesh {
                 diags.error_short("a spec block is required", AttributePath::new("spec"));
@@ -190,10 +257,14 @@ impl AppMeshResource {
         let mut spec = spec;
         apply_defaults(self.shape(), &mut spec);
         let mut unknown = Vec::new();
-        let Some(json) = expand(self.shape(), &spec, &Path::root().key("spec"), &mut unknown) else { return };
+        let Some(json) = expand(self.shape(), &spec, &Path::root().key("spec"), &mut unknown)
+        else {
+            return;
+        };
         let path = Path::root().key("spec");
         let relevant = |v: &Violation| !unknown.iter().any(|u| related(&v.path, u));
-        let shape_violations: Vec<Violation> = validate(self.shape(), &json, &path).into_iter().collect();
+        let shape_violations: Vec<Violation> =
+            validate(self.shape(), &json, &path).into_iter().collect();
         if !shape_violations.is_empty() {
             for v in shape_violations.iter().filter(|v| relevant(v)) {
                 self.report(diags, v);
@@ -213,7 +284,10 @@ impl AppMeshResource {
         let (at, text) = tf_path(self.shape(), &v.path);
         diags.error(
             format!("{text} {}", v.problem),
-            format!("The App Mesh API would reject this {}: {v}.", self.def.human),
+            format!(
+                "The App Mesh API would reject this {}: {v}.",
+                self.def.human
+            ),
             at,
         );
     }
@@ -221,7 +295,8 @@ impl AppMeshResource {
     /// The API request body of a spec block, or `None` when absent.
     fn spec_json(&self, o: &Obj) -> Option<Json> {
         let mut unknown = Vec::new();
-        o.get("spec").and_then(|s| expand(self.shape(), s, &Path::root().key("spec"), &mut unknown))
+        o.get("spec")
+            .and_then(|s| expand(self.shape(), s, &Path::root().key("spec"), &mut unknown))
     }
 
     fn planned_tags_all(&self, o: &Obj, default_tags: &BTreeMap<String, String>) -> ValueAny {
@@ -245,10 +320,16 @@ fn related(v: &Path, u: &Path) -> bool {
 
 /// The tags to show as the resource's own: everything except what `default_tags` supplies,
 /// unless the configuration names the key itself.
-fn own_tags(all: &BTreeMap<String, String>, prior: Option<&BTreeMap<String, String>>, default_tags: &BTreeMap<String, String>) -> ValueAny {
+fn own_tags(
+    all: &BTreeMap<String, String>,
+    prior: Option<&BTreeMap<String, String>>,
+    default_tags: &BTreeMap<String, String>,
+) -> ValueAny {
     let mine: BTreeMap<String, String> = all
         .iter()
-        .filter(|(k, v)| prior.is_some_and(|p| p.contains_key(*k)) || default_tags.get(*k) != Some(*v))
+        .filter(|(k, v)| {
+            prior.is_some_and(|p| p.contains_key(*k)) || default_tags.get(*k) != Some(*v)
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if mine.is_empty() && prior.is_none() {
@@ -260,17 +341,30 @@ fn own_tags(all: &BTreeMap<String, String>, prior: Option<&BTreeMap<String, Stri
 
 fn check_tags(diags: &mut Diagnostics, tags: &BTreeMap<String, String>) {
     let shape = appmesh_model::common::TAG_LIST;
-    let list: Vec<Json> = tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+    let list: Vec<Json> = tags
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect();
     for v in validate(shape, &Json::Array(list), &Path::root().key("tags")) {
         diags.error_short(v.to_string(), AttributePath::new("tags"));
     }
-    for k in tags.keys().filter(|k| k.to_ascii_lowercase().starts_with("aws:")) {
-        diags.error_short(format!("tag key {k:?} uses the reserved prefix aws:"), AttributePath::new("tags").key(k.clone()));
+    for k in tags
+        .keys()
+        .filter(|k| k.to_ascii_lowercase().starts_with("aws:"))
+    {
+        diags.error_short(
+            format!("tag key {k:?} uses the reserved prefix aws:"),
+            AttributePath::new("tags").key(k.clone()),
+        );
     }
 }
 
 fn tag_list(tags: &BTreeMap<String, String>) -> Json {
-    Json::Array(tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect())
+    Json::Array(
+        tags.iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+    )
 }
 
 fn decode(diags: &mut Diagnostics, v: ValueAny) -> Option<Obj> {
@@ -303,7 +397,13 @@ impl Resource for AppMeshResource {
         Some(())
     }
 
-    async fn read<'a>(&self, diags: &mut Diagnostics, state: ValueAny, private_state: ValueAny, _meta: ValueAny) -> Option<(ValueAny, ValueAny)> {
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: ValueAny,
+        private_state: ValueAny,
+        _meta: ValueAny,
+    ) -> Option<(ValueAny, ValueAny)> {
         let state = decode(diags, state)?;
         let configured = self.configured(diags)?;
         let key = self.key(&state)?;
@@ -320,7 +420,13 @@ impl Resource for AppMeshResource {
         }
     }
 
-    async fn plan_create<'a>(&self, diags: &mut Diagnostics, proposed: ValueAny, _config: ValueAny, _meta: ValueAny) -> Option<(ValueAny, ValueAny)> {
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        proposed: ValueAny,
+        _config: ValueAny,
+        _meta: ValueAny,
+    ) -> Option<(ValueAny, ValueAny)> {
         let mut planned = decode(diags, proposed)?;
         let configured = self.configured(diags)?;
         for attr in COMPUTED {
@@ -337,9 +443,18 @@ impl Resource for AppMeshResource {
         Some((encode(planned), ValueAny::Null))
     }
 
-    async fn plan_update<'a>(&self, diags: &mut Diagnostics, prior: ValueAny, proposed: ValueAny, _config: ValueAny, private: ValueAny, _meta: ValueAny) -> Option<(ValueAny, ValueAny, Vec<AttributePath>)> {
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: ValueAny,
+        proposed: ValueAny,
+        config: ValueAny,
+        private: ValueAny,
+        _meta: ValueAny,
+    ) -> Option<(ValueAny, ValueAny, Vec<AttributePath>)> {
         let prior = decode(diags, prior)?;
         let mut planned = decode(diags, proposed)?;
+        let owner_configured = matches!(&config, ValueAny::Map(c) if !matches!(c.get("mesh_owner"), None | Some(ValueAny::Null)));
         let configured = self.configured(diags)?;
         if let Some(spec) = planned.get_mut("spec") {
             apply_defaults(self.shape(), spec);
@@ -350,7 +465,10 @@ impl Resource for AppMeshResource {
         for attr in identity {
             let (before, after) = (prior.get(attr), planned.get(attr));
             if attr == "mesh_owner" && matches!(after, None | Some(ValueAny::Null)) {
-                planned.insert(attr.into(), prior.get(attr).cloned().unwrap_or(ValueAny::Null));
+                planned.insert(
+                    attr.into(),
+                    prior.get(attr).cloned().unwrap_or(ValueAny::Null),
+                );
                 continue;
             }
             if before != after {
@@ -361,7 +479,7 @@ impl Resource for AppMeshResource {
             for attr in COMPUTED {
                 planned.insert(attr.into(), ValueAny::Unknown);
             }
-            if self.kind() == Kind::Mesh || prior.get("mesh_owner") == planned.get("mesh_owner") {
+            if !owner_configured {
                 planned.insert("mesh_owner".into(), ValueAny::Unknown);
             }
         } else {
@@ -379,11 +497,24 @@ impl Resource for AppMeshResource {
         Some((encode(planned), private, replace))
     }
 
-    async fn plan_destroy<'a>(&self, _diags: &mut Diagnostics, _prior: ValueAny, private: ValueAny, _meta: ValueAny) -> Option<ValueAny> {
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior: ValueAny,
+        private: ValueAny,
+        _meta: ValueAny,
+    ) -> Option<ValueAny> {
         Some(private)
     }
 
-    async fn create<'a>(&self, diags: &mut Diagnostics, planned: ValueAny, _config: ValueAny, private: ValueAny, _meta: ValueAny) -> Option<(ValueAny, ValueAny)> {
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: ValueAny,
+        _config: ValueAny,
+        private: ValueAny,
+        _meta: ValueAny,
+    ) -> Option<(ValueAny, ValueAny)> {
         let planned = decode(diags, planned)?;
         let configured = self.configured(diags)?;
         let key = self.key(&planned)?;
@@ -404,7 +535,11 @@ impl Resource for AppMeshResource {
         }
         let query = self.query(&planned);
         let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        match configured.client.call(Method::PUT, &collection_path(&key), &q, Some(&body)).await {
+        match configured
+            .client
+            .call(Method::PUT, &collection_path(&key), &q, Some(&body))
+            .await
+        {
             Ok(data) => {
                 let state = self.state(&data, &tags, Some(&planned), &configured.default_tags);
                 Some((state, private))
@@ -416,7 +551,15 @@ impl Resource for AppMeshResource {
         }
     }
 
-    async fn update<'a>(&self, diags: &mut Diagnostics, prior: ValueAny, planned: ValueAny, _config: ValueAny, private: ValueAny, _meta: ValueAny) -> Option<(ValueAny, ValueAny)> {
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: ValueAny,
+        planned: ValueAny,
+        _config: ValueAny,
+        private: ValueAny,
+        _meta: ValueAny,
+    ) -> Option<(ValueAny, ValueAny)> {
         let prior = decode(diags, prior)?;
         let planned = decode(diags, planned)?;
         let configured = self.configured(diags)?;
@@ -430,11 +573,25 @@ impl Resource for AppMeshResource {
                 "spec": new_spec.unwrap_or_else(|| json!({})),
                 "clientToken": uuid::Uuid::new_v4().to_string(),
             });
-            match configured.client.call(Method::PUT, &item_path(&key), &q, Some(&body)).await {
+            match configured
+                .client
+                .call(Method::PUT, &item_path(&key), &q, Some(&body))
+                .await
+            {
                 Ok(data) => {
                     let tags = get_string_map(&prior, "tags_all").unwrap_or_default();
-                    if let ValueAny::Map(fresh) = self.state(&data, &tags, Some(&planned), &configured.default_tags) {
-                        for attr in ["spec", "last_updated_date", "arn", "id", "resource_owner", "mesh_owner", "created_date"] {
+                    if let ValueAny::Map(fresh) =
+                        self.state(&data, &tags, Some(&planned), &configured.default_tags)
+                    {
+                        for attr in [
+                            "spec",
+                            "last_updated_date",
+                            "arn",
+                            "id",
+                            "resource_owner",
+                            "mesh_owner",
+                            "created_date",
+                        ] {
                             if let Some(v) = fresh.get(attr) {
                                 state.insert(attr.into(), v.clone());
                             }
@@ -452,35 +609,72 @@ impl Resource for AppMeshResource {
         new_tags.extend(get_string_map(&planned, "tags").unwrap_or_default());
         if old_tags != new_tags {
             let arn = get_str(&state, "arn").unwrap_or_default();
-            let changed: BTreeMap<String, String> =
-                new_tags.iter().filter(|(k, v)| old_tags.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
-            let removed: Vec<&String> = old_tags.keys().filter(|k| !new_tags.contains_key(*k)).collect();
+            let changed: BTreeMap<String, String> = new_tags
+                .iter()
+                .filter(|(k, v)| old_tags.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let removed: Vec<&String> = old_tags
+                .keys()
+                .filter(|k| !new_tags.contains_key(*k))
+                .collect();
             let arn_q = [("resourceArn", arn.as_str())];
             if !changed.is_empty() {
-                if let Err(e) = configured.client.call(Method::PUT, "/v20190125/tag", &arn_q, Some(&json!({"tags": tag_list(&changed)}))).await {
+                if let Err(e) = configured
+                    .client
+                    .call(
+                        Method::PUT,
+                        "/v20190125/tag",
+                        &arn_q,
+                        Some(&json!({"tags": tag_list(&changed)})),
+                    )
+                    .await
+                {
                     self.fail(diags, "tagging", &key, e);
                     return Some((encode(state), private));
                 }
             }
             if !removed.is_empty() {
-                if let Err(e) = configured.client.call(Method::PUT, "/v20190125/untag", &arn_q, Some(&json!({"tagKeys": removed}))).await {
+                if let Err(e) = configured
+                    .client
+                    .call(
+                        Method::PUT,
+                        "/v20190125/untag",
+                        &arn_q,
+                        Some(&json!({"tagKeys": removed})),
+                    )
+                    .await
+                {
                     self.fail(diags, "untagging", &key, e);
                     return Some((encode(state), private));
                 }
             }
         }
         state.insert("tags_all".into(), string_map(&new_tags));
-        state.insert("tags".into(), planned.get("tags").cloned().unwrap_or(ValueAny::Null));
+        state.insert(
+            "tags".into(),
+            planned.get("tags").cloned().unwrap_or(ValueAny::Null),
+        );
         Some((encode(state), private))
     }
 
-    async fn destroy<'a>(&self, diags: &mut Diagnostics, prior: ValueAny, _private: ValueAny, _meta: ValueAny) -> Option<()> {
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: ValueAny,
+        _private: ValueAny,
+        _meta: ValueAny,
+    ) -> Option<()> {
         let prior = decode(diags, prior)?;
         let configured = self.configured(diags)?;
         let key = self.key(&prior)?;
         let query = self.query(&prior);
         let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        match configured.client.call(Method::DELETE, &item_path(&key), &q, None).await {
+        match configured
+            .client
+            .call(Method::DELETE, &item_path(&key), &q, None)
+            .await
+        {
             Ok(_) => Some(()),
             Err(e) if e.is_not_found() => Some(()),
             Err(e) => {
@@ -490,14 +684,21 @@ impl Resource for AppMeshResource {
         }
     }
 
-    async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(ValueAny, ValueAny)> {
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(ValueAny, ValueAny)> {
         let configured = self.configured(diags)?;
         let parts: Vec<&str> = id.split('/').collect();
         let kind = self.kind();
         let expected = self.def.import_id.split('/').count();
         if parts.len() != expected || parts.iter().any(|p| p.is_empty()) {
             diags.root_error(
-                format!("importing App Mesh {}: unexpected ID {id:?}", self.def.human),
+                format!(
+                    "importing App Mesh {}: unexpected ID {id:?}",
+                    self.def.human
+                ),
                 format!("The ID must be {}.", self.def.import_id),
             );
             return None;
@@ -505,7 +706,12 @@ impl Resource for AppMeshResource {
         let key = match parts.as_slice() {
             [mesh] => ResourceKey::mesh(*mesh),
             [mesh, name] => ResourceKey::in_mesh(kind, *mesh, *name),
-            [mesh, parent, name] => ResourceKey { kind, mesh: (*mesh).to_owned(), parent: Some((*parent).to_owned()), name: (*name).to_owned() },
+            [mesh, parent, name] => ResourceKey {
+                kind,
+                mesh: (*mesh).to_owned(),
+                parent: Some((*parent).to_owned()),
+                name: (*name).to_owned(),
+            },
             _ => return None,
         };
         match self.fetch(&configured, &key, &[]).await {
@@ -514,7 +720,10 @@ impl Resource for AppMeshResource {
                 Some((state, ValueAny::Null))
             }
             Ok(None) => {
-                diags.root_error_short(format!("importing App Mesh {} ({key}): not found", self.def.human));
+                diags.root_error_short(format!(
+                    "importing App Mesh {} ({key}): not found",
+                    self.def.human
+                ));
                 None
             }
             Err(e) => {

@@ -54,13 +54,21 @@ pub fn resource_schema(def: &ResourceDef) -> Schema {
         "name",
         Required,
         AttributeType::String,
-        format!("The {human}'s name, {}. Changing it replaces the resource.", name_limits(kind)),
+        format!(
+            "The {human}'s name, {}. Changing it replaces the resource.",
+            name_limits(kind)
+        ),
     );
     if kind != Kind::Mesh {
         attr("mesh_name", Required, AttributeType::String, "The name of the mesh the resource is in, 1 to 255 characters. Changing it replaces the resource.".into());
         attr("mesh_owner", OptionalComputed, AttributeType::String, "The 12-digit account that owns the mesh, for a mesh shared from another account; defaults to the caller's account. Changing it replaces the resource.".into());
     } else {
-        attr("mesh_owner", Computed, AttributeType::String, "The 12-digit account that owns the mesh.".into());
+        attr(
+            "mesh_owner",
+            Computed,
+            AttributeType::String,
+            "The 12-digit account that owns the mesh.".into(),
+        );
     }
     if let (Some(parent), Some(parent_kind)) = (parent_attribute(kind), kind.parent()) {
         attr(
@@ -70,12 +78,42 @@ pub fn resource_schema(def: &ResourceDef) -> Schema {
             format!("The name of the {parent_kind} the {human} belongs to. Changing it replaces the resource."),
         );
     }
-    attr("arn", Computed, AttributeType::String, format!("The {human}'s ARN."));
-    attr("created_date", Computed, AttributeType::String, "When the resource was created (RFC 3339).".into());
-    attr("last_updated_date", Computed, AttributeType::String, "When the resource was last changed (RFC 3339).".into());
-    attr("resource_owner", Computed, AttributeType::String, "The 12-digit account that owns the resource.".into());
-    attr("tags", Optional, AttributeType::Map(Box::new(AttributeType::String)), "Tags for the resource: at most 50, keys 1 to 128 characters, values up to 256.".into());
-    attr("tags_all", Computed, AttributeType::Map(Box::new(AttributeType::String)), "The resource's tags including the provider's `default_tags`.".into());
+    attr(
+        "arn",
+        Computed,
+        AttributeType::String,
+        format!("The {human}'s ARN."),
+    );
+    attr(
+        "created_date",
+        Computed,
+        AttributeType::String,
+        "When the resource was created (RFC 3339).".into(),
+    );
+    attr(
+        "last_updated_date",
+        Computed,
+        AttributeType::String,
+        "When the resource was last changed (RFC 3339).".into(),
+    );
+    attr(
+        "resource_owner",
+        Computed,
+        AttributeType::String,
+        "The 12-digit account that owns the resource.".into(),
+    );
+    attr(
+        "tags",
+        Optional,
+        AttributeType::Map(Box::new(AttributeType::String)),
+        "Tags for the resource: at most 50, keys 1 to 128 characters, values up to 256.".into(),
+    );
+    attr(
+        "tags_all",
+        Computed,
+        AttributeType::Map(Box::new(AttributeType::String)),
+        "The resource's tags including the provider's `default_tags`.".into(),
+    );
 
     let mut spec = block(kind.spec_shape());
     spec.description = Description::markdown(if kind == Kind::Mesh {
@@ -121,14 +159,22 @@ pub fn block(shape: &'static Shape) -> Block {
             Form::Repeated { item, set } => {
                 let mut b = block(item);
                 b.description = doc;
-                let nested = if set { NestedBlock::Set(b) } else { NestedBlock::List(b) };
+                let nested = if set {
+                    NestedBlock::Set(b)
+                } else {
+                    NestedBlock::List(b)
+                };
                 blocks.insert(field.name.into_owned(), nested);
             }
             form => {
                 let attr_type = match form {
                     Form::Attribute(s) => scalar_type(s),
-                    Form::Collection { item, set: true } => AttributeType::Set(Box::new(scalar_type(item))),
-                    Form::Collection { item, set: false } => AttributeType::List(Box::new(scalar_type(item))),
+                    Form::Collection { item, set: true } => {
+                        AttributeType::Set(Box::new(scalar_type(item)))
+                    }
+                    Form::Collection { item, set: false } => {
+                        AttributeType::List(Box::new(scalar_type(item)))
+                    }
                     _ => AttributeType::Map(Box::new(AttributeType::String)),
                 };
                 let constraint = if field.default.is_some() {
@@ -140,7 +186,13 @@ pub fn block(shape: &'static Shape) -> Block {
                 };
                 attributes.insert(
                     field.name.into_owned(),
-                    Attribute { attr_type, description: doc, constraint, sensitive: false, deprecated: false },
+                    Attribute {
+                        attr_type,
+                        description: doc,
+                        constraint,
+                        sensitive: false,
+                        deprecated: false,
+                    },
                 );
             }
         }
@@ -214,11 +266,17 @@ pub fn field_doc(field: &Field, owner: &'static Shape) -> String {
         doc.push_str(" Required.");
     }
     if matches!(owner, Shape::Union(_)) {
-        let names: Vec<String> = fields(owner).iter().map(|f| format!("`{}`", f.name)).collect();
+        let names: Vec<String> = fields(owner)
+            .iter()
+            .map(|f| format!("`{}`", f.name))
+            .collect();
         doc.push_str(&format!(" Set exactly one of {}.", names.join(", ")));
     }
     if let Shape::Union(_) = field.api.shape {
-        let names: Vec<String> = fields(field.api.shape).iter().map(|f| format!("`{}`", f.name)).collect();
+        let names: Vec<String> = fields(field.api.shape)
+            .iter()
+            .map(|f| format!("`{}`", f.name))
+            .collect();
         doc.push_str(&format!(" Holds exactly one of {}.", names.join(", ")));
     }
     doc
@@ -229,5 +287,111 @@ fn effective_item(member: &Member) -> &'static Shape {
     match member.shape {
         Shape::List(l) => l.item,
         s => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::describe::RESOURCES;
+
+    fn walk(path: &str, block: &Block, out: &mut Vec<(String, String)>) {
+        for (name, a) in &block.attributes {
+            out.push((format!("{path}.{name}"), a.description.content.clone()));
+        }
+        for (name, nested) in &block.blocks {
+            let (kind, b) = match nested {
+                NestedBlock::Optional(b) => ("block", b),
+                NestedBlock::List(b) => ("list", b),
+                NestedBlock::Set(b) => ("set", b),
+                NestedBlock::Single(b) | NestedBlock::Map(b) | NestedBlock::Group(b) => {
+                    ("other", b)
+                }
+            };
+            let p = format!("{path}.{name}");
+            out.push((format!("{p}#{kind}"), b.description.content.clone()));
+            walk(&p, b, out);
+        }
+    }
+
+    fn all(type_name: &str) -> Vec<(String, String)> {
+        let def = RESOURCES
+            .iter()
+            .find(|r| r.type_name == type_name)
+            .expect("resource");
+        let mut out = Vec::new();
+        walk(type_name, &resource_schema(def).block, &mut out);
+        out
+    }
+
+    #[test]
+    fn every_attribute_and_block_is_described() {
+        for def in RESOURCES {
+            for (path, doc) in all(def.type_name) {
+                assert!(
+                    !doc.trim().is_empty() && doc != "empty",
+                    "{path} has no description"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn block_layout_matches_aws_appmesh_hcl() {
+        let expect = [
+            ("mesh", "mesh.spec.egress_filter.type"),
+            ("mesh", "mesh.spec.service_discovery.ip_preference"),
+            ("virtual_node", "virtual_node.spec.listener#list"),
+            ("virtual_node", "virtual_node.spec.backend#set"),
+            ("virtual_node", "virtual_node.spec.listener.port_mapping#block"),
+            ("virtual_node", "virtual_node.spec.listener.connection_pool.http#block"),
+            ("virtual_node", "virtual_node.spec.listener.timeout.http2.per_request.unit"),
+            ("virtual_node", "virtual_node.spec.listener.tls.certificate.acm.certificate_arn"),
+            ("virtual_node", "virtual_node.spec.listener.tls.validation.subject_alternative_names.match.exact"),
+            ("virtual_node", "virtual_node.spec.backend_defaults.client_policy.tls.validation.trust.acm.certificate_authority_arns"),
+            ("virtual_node", "virtual_node.spec.service_discovery.aws_cloud_map.attributes"),
+            ("virtual_node", "virtual_node.spec.service_discovery.aws_cloud_map.ip_preference"),
+            ("virtual_node", "virtual_node.spec.service_discovery.dns.response_type"),
+            ("virtual_node", "virtual_node.spec.logging.access_log.file.format.json#list"),
+            ("virtual_node", "virtual_node.spec.logging.access_log.file.format.text"),
+            ("virtual_router", "virtual_router.spec.listener.port_mapping.protocol"),
+            ("route", "route.spec.http_route.action.weighted_target#set"),
+            ("route", "route.spec.http_route.match.header#set"),
+            ("route", "route.spec.http_route.match.header.match.range.start"),
+            ("route", "route.spec.http2_route.match.query_parameter.match.exact"),
+            ("route", "route.spec.grpc_route.match.metadata#set"),
+            ("route", "route.spec.grpc_route.retry_policy.per_retry_timeout.value"),
+            ("route", "route.spec.tcp_route.timeout.idle.unit"),
+            ("route", "route.spec.priority"),
+            ("route", "route.virtual_router_name"),
+            ("virtual_service", "virtual_service.spec.provider.virtual_router.virtual_router_name"),
+            ("virtual_gateway", "virtual_gateway.spec.listener.connection_pool.http2.max_requests"),
+            ("virtual_gateway", "virtual_gateway.spec.backend_defaults.client_policy.tls.enforce"),
+            ("gateway_route", "gateway_route.spec.http_route.action.rewrite.prefix.default_prefix"),
+            ("gateway_route", "gateway_route.spec.http_route.action.rewrite.path.exact"),
+            ("gateway_route", "gateway_route.spec.http_route.action.target.port"),
+            ("gateway_route", "gateway_route.spec.http_route.match.method"),
+            ("gateway_route", "gateway_route.spec.grpc_route.match.hostname.suffix"),
+            ("gateway_route", "gateway_route.spec.grpc_route.match.metadata#set"),
+            ("gateway_route", "gateway_route.spec.grpc_route.action.rewrite.hostname.default_target_hostname"),
+            ("gateway_route", "gateway_route.virtual_gateway_name"),
+        ];
+        for (resource, path) in expect {
+            let paths = all(resource);
+            assert!(
+                paths.iter().any(|(p, _)| p == path),
+                "{path} missing from appmesh_{resource}"
+            );
+        }
+        // Quotas are not schema limits: backends and listeners are unbounded lists.
+        let def = RESOURCES
+            .iter()
+            .find(|r| r.type_name == "virtual_node")
+            .expect("node");
+        let spec = match &resource_schema(def).block.blocks["spec"] {
+            NestedBlock::Optional(b) => b.clone(),
+            _ => panic!("spec is a list of at most one"),
+        };
+        assert!(matches!(spec.blocks["backend"], NestedBlock::Set(_)));
     }
 }

@@ -50,7 +50,11 @@ pub fn get_string_map(o: &Obj, name: &str) -> Option<BTreeMap<String, String>> {
 
 /// A `map(string)` value.
 pub fn string_map(m: &BTreeMap<String, String>) -> ValueAny {
-    ValueAny::Map(m.iter().map(|(k, v)| (k.clone(), ValueAny::String(v.clone()))).collect())
+    ValueAny::Map(
+        m.iter()
+            .map(|(k, v)| (k.clone(), ValueAny::String(v.clone())))
+            .collect(),
+    )
 }
 
 /// Renders epoch seconds as RFC 3339 in UTC, to the second: `2026-11-24T15:54:38Z`.
