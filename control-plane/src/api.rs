@@ -160,12 +160,18 @@ fn body(bytes: &Bytes) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
-/// Runs a service call off the async threads and renders its answer.
-async fn run<F>(service: Service, call: F) -> Response
+/// Runs a service call on what the request parsed into, off the async threads (storage
+/// waits on fsync), and renders its answer; a parse failure is answered as it is.
+async fn run<T, F>(service: Service, parsed: Result<T, ApiError>, call: F) -> Response
 where
-    F: FnOnce(&Service) -> Result<Value, ApiError> + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(&Service, T) -> Result<Value, ApiError> + Send + 'static,
 {
-    let answer = tokio::task::spawn_blocking(move || call(&service))
+    let input = match parsed {
+        Ok(input) => input,
+        Err(e) => return e.into_response(),
+    };
+    let answer = tokio::task::spawn_blocking(move || call(&service, input))
         .await
         .unwrap_or_else(|e| Err(ApiError::internal(format_args!("request task failed: {e}"))));
     match answer {
@@ -183,22 +189,21 @@ fn json_response(status: StatusCode, body: String) -> Response {
     r
 }
 
-// === handlers ===
+// === handlers: parse, then one service call ===
 
 async fn create(
     kind: Kind,
     State(s): State<Service>,
     p: Params,
     RawQuery(raw): RawQuery,
-    bytes: Bytes,
+    b: Bytes,
 ) -> Response {
-    let prepared = params(p).and_then(|(c, _)| Ok((c, body(&bytes)?)));
-    let (container, body) = match prepared {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
     let (q, _) = query(raw);
-    run(s, move |s| s.create(kind, &container, &q, &body)).await
+    let parsed = params(p).and_then(|(container, _)| Ok((container, body(&b)?)));
+    run(s, parsed, move |s, (container, body)| {
+        s.create(kind, &container, &q, &body)
+    })
+    .await
 }
 
 async fn describe(
@@ -207,12 +212,8 @@ async fn describe(
     p: Params,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let key = match item_key(kind, p) {
-        Ok(k) => k,
-        Err(e) => return e.into_response(),
-    };
     let (q, _) = query(raw);
-    run(s, move |s| s.describe(&key, &q)).await
+    run(s, item_key(kind, p), move |s, key| s.describe(&key, &q)).await
 }
 
 async fn update(
@@ -220,15 +221,11 @@ async fn update(
     State(s): State<Service>,
     p: Params,
     RawQuery(raw): RawQuery,
-    bytes: Bytes,
+    b: Bytes,
 ) -> Response {
-    let prepared = item_key(kind, p).and_then(|k| Ok((k, body(&bytes)?)));
-    let (key, body) = match prepared {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
     let (q, _) = query(raw);
-    run(s, move |s| s.update(&key, &q, &body)).await
+    let parsed = item_key(kind, p).and_then(|key| Ok((key, body(&b)?)));
+    run(s, parsed, move |s, (key, body)| s.update(&key, &q, &body)).await
 }
 
 async fn delete(
@@ -237,12 +234,8 @@ async fn delete(
     p: Params,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let key = match item_key(kind, p) {
-        Ok(k) => k,
-        Err(e) => return e.into_response(),
-    };
     let (q, _) = query(raw);
-    run(s, move |s| s.delete(&key, &q)).await
+    run(s, item_key(kind, p), move |s, key| s.delete(&key, &q)).await
 }
 
 async fn list(
@@ -251,39 +244,32 @@ async fn list(
     p: Params,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let container = match params(p) {
-        Ok((c, _)) => c,
-        Err(e) => return e.into_response(),
-    };
     let (q, _) = query(raw);
-    run(s, move |s| s.list(kind, &container, &q)).await
+    run(s, params(p), move |s, (container, _)| {
+        s.list(kind, &container, &q)
+    })
+    .await
 }
 
-async fn tag_resource(State(s): State<Service>, RawQuery(raw): RawQuery, bytes: Bytes) -> Response {
-    let body = match body(&bytes) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
+async fn tag_resource(State(s): State<Service>, RawQuery(raw): RawQuery, b: Bytes) -> Response {
     let (_, arn) = query(raw);
-    run(s, move |s| s.tag_resource(arn.as_deref(), &body)).await
+    run(s, body(&b), move |s, body| {
+        s.tag_resource(arn.as_deref(), &body)
+    })
+    .await
 }
 
-async fn untag_resource(
-    State(s): State<Service>,
-    RawQuery(raw): RawQuery,
-    bytes: Bytes,
-) -> Response {
-    let body = match body(&bytes) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
+async fn untag_resource(State(s): State<Service>, RawQuery(raw): RawQuery, b: Bytes) -> Response {
     let (_, arn) = query(raw);
-    run(s, move |s| s.untag_resource(arn.as_deref(), &body)).await
+    run(s, body(&b), move |s, body| {
+        s.untag_resource(arn.as_deref(), &body)
+    })
+    .await
 }
 
 async fn list_tags(State(s): State<Service>, RawQuery(raw): RawQuery) -> Response {
     let (q, arn) = query(raw);
-    run(s, move |s| s.list_tags(arn.as_deref(), &q)).await
+    run(s, Ok(()), move |s, ()| s.list_tags(arn.as_deref(), &q)).await
 }
 
 async fn healthz(State(s): State<Service>) -> Response {
