@@ -21,14 +21,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_appmesh::types::{
     DnsServiceDiscovery, EgressFilter, EgressFilterType, GatewayRouteSpec, GatewayRouteTarget,
     GatewayRouteVirtualService, HttpGatewayRoute, HttpGatewayRouteAction, HttpGatewayRouteMatch,
-    HttpRoute, HttpRouteAction, HttpRouteMatch, Listener, MeshSpec, PortMapping, PortProtocol,
-    ResourceMetadata, RouteSpec, ServiceDiscovery, TagRef, VirtualGatewayListener,
-    VirtualGatewayPortMapping, VirtualGatewayPortProtocol, VirtualGatewaySpec, VirtualNodeSpec,
-    VirtualRouterListener, VirtualRouterServiceProvider, VirtualRouterSpec, VirtualServiceProvider,
-    VirtualServiceSpec, WeightedTarget,
+    Listener, MeshSpec, PortMapping, PortProtocol, ResourceMetadata, ServiceDiscovery,
+    VirtualGatewayListener, VirtualGatewayPortMapping, VirtualGatewayPortProtocol,
+    VirtualGatewaySpec, VirtualNodeSpec, VirtualRouterListener, VirtualRouterSpec,
+    VirtualServiceSpec,
 };
 use aws_sdk_appmesh::Client;
-use common::{ok, service_error, Server};
+use common::{ok, route_spec, router_provider, service_error, tag, tags_of, Server};
 
 /// One resource, by kind and names.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,10 +68,6 @@ fn mesh_arn_path(r: &Res) -> String {
     }
 }
 
-fn tag(key: &str, value: &str) -> TagRef {
-    TagRef::builder().key(key).value(value).build().unwrap()
-}
-
 fn port_mapping(port: i32) -> PortMapping {
     PortMapping::builder()
         .port(port)
@@ -100,38 +95,6 @@ fn router_spec(port: i32) -> VirtualRouterSpec {
                 .port_mapping(port_mapping(port))
                 .build(),
         )
-        .build()
-}
-
-fn route_spec(targets: &[(&str, i32)]) -> RouteSpec {
-    let mut action = HttpRouteAction::builder();
-    for (node, weight) in targets {
-        action = action.weighted_targets(
-            WeightedTarget::builder()
-                .virtual_node(*node)
-                .weight(*weight)
-                .build()
-                .unwrap(),
-        );
-    }
-    RouteSpec::builder()
-        .http_route(
-            HttpRoute::builder()
-                .r#match(HttpRouteMatch::builder().prefix("/").build())
-                .action(action.build().unwrap())
-                .build(),
-        )
-        .build()
-}
-
-fn service_spec(router: &str) -> VirtualServiceSpec {
-    VirtualServiceSpec::builder()
-        .provider(VirtualServiceProvider::VirtualRouter(
-            VirtualRouterServiceProvider::builder()
-                .virtual_router_name(router)
-                .build()
-                .unwrap(),
-        ))
         .build()
 }
 
@@ -389,7 +352,7 @@ async fn create_service(
     router: Option<&str>,
 ) {
     let spec = match router {
-        Some(r) => service_spec(r),
+        Some(r) => router_provider(r),
         None => VirtualServiceSpec::builder().build(),
     };
     let out = ok(
@@ -422,7 +385,7 @@ async fn update_service(
         c.update_virtual_service()
             .mesh_name(mesh)
             .virtual_service_name(name)
-            .spec(service_spec(router))
+            .spec(router_provider(router))
             .send()
             .await,
         &format!("update VS {mesh}/{name}"),
@@ -764,29 +727,6 @@ async fn describe(c: &Client, res: &Res) -> Described {
     }
 }
 
-async fn tags_of(c: &Client, res: &Res) -> BTreeMap<String, String> {
-    let mut tags = BTreeMap::new();
-    let mut token = None;
-    loop {
-        let out = ok(
-            c.list_tags_for_resource()
-                .resource_arn(common::arn(&mesh_arn_path(res)))
-                .set_next_token(token)
-                .send()
-                .await,
-            &format!("list tags {res:?}"),
-        );
-        for t in out.tags() {
-            let prev = tags.insert(t.key().to_owned(), t.value().to_owned());
-            assert!(prev.is_none(), "{res:?}: tag {} listed twice", t.key());
-        }
-        match out.next_token() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return tags,
-        }
-    }
-}
-
 /// Every resource the list operations show, as `Res` keys with their ARN and version.
 async fn list_everything(c: &Client) -> BTreeMap<Res, (String, i64)> {
     let mut all = BTreeMap::new();
@@ -894,7 +834,11 @@ async fn verify(c: &Client, expected: &BTreeMap<Res, Expected>, when: &str) {
                 d.status
             );
         }
-        assert_eq!(tags_of(c, res).await, exp.tags, "{when}: {res:?} tags");
+        assert_eq!(
+            tags_of(c, &common::arn(&mesh_arn_path(res))).await,
+            exp.tags,
+            "{when}: {res:?} tags"
+        );
     }
     let listed = list_everything(c).await;
     let want: BTreeMap<Res, (String, i64)> = expected
@@ -954,7 +898,8 @@ async fn still_works(c: &Client, expected: &BTreeMap<Res, Expected>) {
         "re-create a VN deleted before the restart",
     );
     assert_eq!(out.virtual_node().unwrap().metadata().unwrap().version(), 1);
-    assert!(tags_of(c, &Res::Node("dur-b".into(), "doomed-0".into()))
+    let doomed = Res::Node("dur-b".into(), "doomed-0".into());
+    assert!(tags_of(c, &common::arn(&mesh_arn_path(&doomed)))
         .await
         .is_empty());
 

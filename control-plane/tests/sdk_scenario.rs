@@ -15,20 +15,14 @@ use aws_sdk_appmesh::error::ProvideErrorMetadata;
 use aws_sdk_appmesh::types::{
     Backend, DnsServiceDiscovery, EgressFilter, EgressFilterType, GatewayRouteSpec,
     GatewayRouteTarget, GatewayRouteVirtualService, HttpGatewayRoute, HttpGatewayRouteAction,
-    HttpGatewayRouteMatch, HttpRoute, HttpRouteAction, HttpRouteMatch, Listener, MeshSpec,
-    PortMapping, PortProtocol, RouteSpec, ServiceDiscovery, TagRef, VirtualGatewayListener,
-    VirtualGatewayPortMapping, VirtualGatewayPortProtocol, VirtualGatewaySpec, VirtualNodeSpec,
-    VirtualRouterListener, VirtualRouterServiceProvider, VirtualRouterSpec, VirtualServiceBackend,
-    VirtualServiceProvider, VirtualServiceSpec, WeightedTarget,
+    HttpGatewayRouteMatch, Listener, MeshSpec, PortMapping, PortProtocol, RouteSpec,
+    ServiceDiscovery, VirtualGatewayListener, VirtualGatewayPortMapping,
+    VirtualGatewayPortProtocol, VirtualGatewaySpec, VirtualNodeSpec, VirtualRouterListener,
+    VirtualRouterSpec, VirtualServiceBackend, VirtualServiceProvider, VirtualServiceSpec,
 };
-use aws_sdk_appmesh::Client;
-use common::{check_meta, ok, service_error, Server};
+use common::{check_meta, ok, route_spec, router_provider, service_error, tag, tags_of, Server};
 
 const MESH: &str = "apps";
-
-fn tag(key: &str, value: &str) -> TagRef {
-    TagRef::builder().key(key).value(value).build().unwrap()
-}
 
 fn listener(port: i32) -> Listener {
     Listener::builder()
@@ -62,38 +56,6 @@ fn node_spec(hostname: &str, backend: Option<&str>) -> VirtualNodeSpec {
     spec.build()
 }
 
-fn route_spec(weights: &[(&str, i32)]) -> RouteSpec {
-    let mut action = HttpRouteAction::builder();
-    for (node, weight) in weights {
-        action = action.weighted_targets(
-            WeightedTarget::builder()
-                .virtual_node(*node)
-                .weight(*weight)
-                .build()
-                .unwrap(),
-        );
-    }
-    RouteSpec::builder()
-        .http2_route(
-            HttpRoute::builder()
-                .r#match(HttpRouteMatch::builder().prefix("/").build())
-                .action(action.build().unwrap())
-                .build(),
-        )
-        .build()
-}
-
-fn router_provider(router: &str) -> VirtualServiceSpec {
-    VirtualServiceSpec::builder()
-        .provider(VirtualServiceProvider::VirtualRouter(
-            VirtualRouterServiceProvider::builder()
-                .virtual_router_name(router)
-                .build()
-                .unwrap(),
-        ))
-        .build()
-}
-
 fn node_provider(node: &str) -> VirtualServiceSpec {
     VirtualServiceSpec::builder()
         .provider(VirtualServiceProvider::VirtualNode(
@@ -115,21 +77,6 @@ fn weights_of(spec: Option<&RouteSpec>) -> Vec<(String, i32)> {
         .weighted_targets()
         .iter()
         .map(|t| (t.virtual_node().to_owned(), t.weight()))
-        .collect()
-}
-
-async fn tags_of(client: &Client, arn: &str) -> BTreeMap<String, String> {
-    let out = ok(
-        client
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await,
-        "list_tags_for_resource",
-    );
-    out.tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
         .collect()
 }
 

@@ -330,3 +330,78 @@ macro_rules! ref_common {
         }
     }};
 }
+
+// === spec builders and reads shared by the scenario and restart tests ===
+
+/// A tag.
+pub(crate) fn tag(key: &str, value: &str) -> aws_sdk_appmesh::types::TagRef {
+    aws_sdk_appmesh::types::TagRef::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .unwrap()
+}
+
+/// An HTTP/2 route on prefix `/` spreading traffic over `(virtual node, weight)` targets.
+pub(crate) fn route_spec(weights: &[(&str, i32)]) -> aws_sdk_appmesh::types::RouteSpec {
+    use aws_sdk_appmesh::types::{
+        HttpRoute, HttpRouteAction, HttpRouteMatch, RouteSpec, WeightedTarget,
+    };
+    let mut action = HttpRouteAction::builder();
+    for (node, weight) in weights {
+        action = action.weighted_targets(
+            WeightedTarget::builder()
+                .virtual_node(*node)
+                .weight(*weight)
+                .build()
+                .unwrap(),
+        );
+    }
+    RouteSpec::builder()
+        .http2_route(
+            HttpRoute::builder()
+                .r#match(HttpRouteMatch::builder().prefix("/").build())
+                .action(action.build().unwrap())
+                .build(),
+        )
+        .build()
+}
+
+/// A virtual service spec provided by a virtual router.
+pub(crate) fn router_provider(router: &str) -> aws_sdk_appmesh::types::VirtualServiceSpec {
+    use aws_sdk_appmesh::types::{
+        VirtualRouterServiceProvider, VirtualServiceProvider, VirtualServiceSpec,
+    };
+    VirtualServiceSpec::builder()
+        .provider(VirtualServiceProvider::VirtualRouter(
+            VirtualRouterServiceProvider::builder()
+                .virtual_router_name(router)
+                .build()
+                .unwrap(),
+        ))
+        .build()
+}
+
+/// Every tag of a resource, walking the pages; a key listed twice fails the test.
+pub(crate) async fn tags_of(c: &Client, arn: &str) -> std::collections::BTreeMap<String, String> {
+    let mut tags = std::collections::BTreeMap::new();
+    let mut token = None;
+    loop {
+        let out = ok(
+            c.list_tags_for_resource()
+                .resource_arn(arn)
+                .set_next_token(token)
+                .send()
+                .await,
+            &format!("list tags of {arn}"),
+        );
+        for t in out.tags() {
+            let prev = tags.insert(t.key().to_owned(), t.value().to_owned());
+            assert!(prev.is_none(), "{arn}: tag {} listed twice", t.key());
+        }
+        match out.next_token() {
+            Some(t) => token = Some(t.to_owned()),
+            None => return tags,
+        }
+    }
+}
