@@ -328,22 +328,29 @@ impl Rules {
     }
 
     fn one_kind(&mut self, kinds: &[(&str, bool)], path: &Path) {
+        let all: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
         let set: Vec<&str> = kinds
             .iter()
             .filter(|(_, on)| *on)
             .map(|(k, _)| *k)
             .collect();
-        if set.len() != 1 {
-            let all: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
-            let found = if set.is_empty() {
-                "none".to_owned()
-            } else {
-                set.join(", ")
-            };
-            self.fail(
+        match set.as_slice() {
+            [] => self.fail(
                 path.clone(),
-                format!("must set exactly one of {} (found {found})", all.join(", ")),
-            );
+                format!("must set exactly one of {}", all.join(", ")),
+            ),
+            [_] => {}
+            [first, rest @ ..] => {
+                for kind in rest {
+                    self.fail(
+                        path.key(*kind),
+                        format!(
+                            "cannot be set together with {first} (set exactly one of {})",
+                            all.join(", ")
+                        ),
+                    );
+                }
+            }
         }
     }
 

@@ -125,17 +125,27 @@ fn walk(shape: &Shape, value: &Value, path: &Path, out: &mut Vec<Violation>) {
                         .is_some_and(|v| !v.is_null())
                 })
                 .collect();
-            if set.len() != 1 {
-                let choices = join(u.members.iter().map(|m| m.wire_name()));
-                let found = if set.is_empty() {
-                    "none".to_owned()
-                } else {
-                    join(set.iter().map(|m| m.wire_name()))
-                };
-                out.push(Violation::new(
+            match set.as_slice() {
+                [] => out.push(Violation::new(
                     path.clone(),
-                    format!("must set exactly one of {choices} (found {found})"),
-                ));
+                    format!(
+                        "must set exactly one of {}",
+                        join(u.members.iter().map(|m| m.wire_name()))
+                    ),
+                )),
+                [_] => {}
+                [first, rest @ ..] => {
+                    for m in rest {
+                        out.push(Violation::new(
+                            path.key(m.wire_name()),
+                            format!(
+                                "cannot be set together with {} (set exactly one of {})",
+                                first.wire_name(),
+                                join(u.members.iter().map(|m| m.wire_name()))
+                            ),
+                        ));
+                    }
+                }
             }
             for m in set {
                 let name = m.wire_name();

@@ -301,6 +301,43 @@ pub fn tf_path(shape: &'static Shape, api: &Path) -> (AttributePath, String) {
     (at, text)
 }
 
+/// Rewrites the API member names in a message as their Terraform names
+/// (`methodName` → `method_name`, `httpRoute` → `http_route`), so a diagnostic speaks the
+/// language of the configuration it points at.
+pub fn tf_words(shape: &'static Shape, text: &str) -> String {
+    fn collect(shape: &'static Shape, names: &mut BTreeMap<String, String>) {
+        for f in fields(shape) {
+            names.insert(f.api.wire_name().into_owned(), f.name.clone().into_owned());
+            match f.form {
+                Form::Single(inner) | Form::Repeated { item: inner, .. } => collect(inner, names),
+                _ => {}
+            }
+        }
+    }
+    let mut names = BTreeMap::new();
+    collect(shape, &mut names);
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(
+            names
+                .get(word.as_str())
+                .map_or(word.as_str(), String::as_str),
+        );
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +374,22 @@ mod tests {
             Kind::Route,
             json!({"priority": 0, "grpcRoute": {"action": {"weightedTargets": [{"virtualNode": "a", "weight": 0}]},
             "match": {"metadata": [{"invert": true, "name": "m", "match": {"range": {"start": 0, "end": 7}}}]}}}),
+        );
+    }
+
+    #[test]
+    fn messages_speak_terraform_names() {
+        let route = Kind::Route.spec_shape();
+        assert_eq!(
+            tf_words(
+                route,
+                "cannot be set together with httpRoute (set exactly one of grpcRoute, http2Route)"
+            ),
+            "cannot be set together with http_route (set exactly one of grpc_route, http2_route)"
+        );
+        assert_eq!(
+            tf_words(route, "is required when methodName is set"),
+            "is required when method_name is set"
         );
     }
 

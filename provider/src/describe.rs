@@ -24,6 +24,9 @@ pub struct Tweak {
     pub as_map: bool,
     /// The value assumed when the configuration leaves the member out.
     pub default: Option<Default>,
+    /// Required in Terraform although the API model leaves it optional (the service
+    /// refuses it missing; `aws_appmesh_*` marks it required).
+    pub required: bool,
 }
 
 /// A default value.
@@ -35,40 +38,39 @@ pub enum Default {
     Bool(bool),
 }
 
+const PLAIN: Tweak = Tweak {
+    rename: None,
+    set: false,
+    as_map: false,
+    default: None,
+    required: false,
+};
 const fn renamed(name: &'static str) -> Tweak {
     Tweak {
         rename: Some(name),
-        set: false,
-        as_map: false,
-        default: None,
+        ..PLAIN
     }
 }
 const fn renamed_set(name: &'static str) -> Tweak {
     Tweak {
         rename: Some(name),
         set: true,
-        as_map: false,
-        default: None,
+        ..PLAIN
     }
 }
-const SET: Tweak = Tweak {
-    rename: None,
-    set: true,
-    as_map: false,
-    default: None,
-};
+const SET: Tweak = Tweak { set: true, ..PLAIN };
 const MAP: Tweak = Tweak {
-    rename: None,
-    set: false,
     as_map: true,
-    default: None,
+    ..PLAIN
+};
+const REQUIRED: Tweak = Tweak {
+    required: true,
+    ..PLAIN
 };
 const fn default(value: Default) -> Tweak {
     Tweak {
-        rename: None,
-        set: false,
-        as_map: false,
         default: Some(value),
+        ..PLAIN
     }
 }
 
@@ -134,6 +136,14 @@ pub static TWEAKS: &[(&str, &str, Tweak)] = &[
         "invert",
         default(Default::Bool(false)),
     ),
+    ("Duration", "unit", REQUIRED),
+    ("Duration", "value", REQUIRED),
+    (
+        "GatewayRouteHostnameRewrite",
+        "defaultTargetHostname",
+        REQUIRED,
+    ),
+    ("HttpGatewayRoutePathRewrite", "exact", REQUIRED),
 ];
 
 /// The scalar types a Terraform attribute can have here.
@@ -183,6 +193,8 @@ pub struct Field {
     pub form: Form,
     /// Its default, if any.
     pub default: Option<Default>,
+    /// Whether Terraform requires it.
+    pub required: bool,
 }
 
 /// The Terraform fields of a structure or union shape.
@@ -206,6 +218,7 @@ pub fn fields(shape: &'static Shape) -> Vec<Field> {
                 name,
                 form: form(m.shape, &tweak),
                 default: tweak.default,
+                required: m.required || tweak.required,
             }
         })
         .collect()

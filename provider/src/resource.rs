@@ -15,7 +15,7 @@ use tf_provider::value::ValueAny;
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
 use crate::client::{collection_path, item_path, ApiError};
-use crate::convert::{apply_defaults, expand, flatten, tf_path};
+use crate::convert::{apply_defaults, expand, flatten, tf_path, tf_words};
 use crate::describe::ResourceDef;
 use crate::provider::{Configured, Shared};
 use crate::schema::{parent_attribute, resource_schema};
@@ -283,7 +283,7 @@ impl AppMeshResource {
     fn report(&self, diags: &mut Diagnostics, v: &Violation) {
         let (at, text) = tf_path(self.shape(), &v.path);
         diags.error(
-            format!("{text} {}", v.problem),
+            format!("{text} {}", tf_words(self.shape(), &v.problem)),
             format!(
                 "The App Mesh API would reject this {}: {v}.",
                 self.def.human

@@ -179,7 +179,7 @@ pub fn block(shape: &'static Shape) -> Block {
                 };
                 let constraint = if field.default.is_some() {
                     AttributeConstraint::OptionalComputed
-                } else if field.api.required {
+                } else if field.required {
                     AttributeConstraint::Required
                 } else {
                     AttributeConstraint::Optional
@@ -262,7 +262,7 @@ pub fn field_doc(field: &Field, owner: &'static Shape) -> String {
         None => {}
     }
     let is_block = matches!(field.form, Form::Single(_) | Form::Repeated { .. });
-    if is_block && field.api.required {
+    if is_block && field.required {
         doc.push_str(" Required.");
     }
     if matches!(owner, Shape::Union(_)) {

@@ -1,0 +1,132 @@
+//! A per-test `appmesh-control-plane serve` child process on `127.0.0.1:0`.
+//!
+//! The guard waits for the server's single ready line on stdout, keeps the data directory
+//! and the stderr log in its own temporary directory, and SIGKILLs the child on drop
+//! (printing the tail of the log when the test is failing).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use crate::api::Api;
+use crate::checks::{ACCOUNT_ID, REGION};
+
+/// The prefix of the line the server prints once it accepts connections.
+const READY_PREFIX: &str = "appmesh-control-plane listening on ";
+/// How long the server may take to print its ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many log lines to print when a test fails.
+const LOG_TAIL: usize = 40;
+
+/// A running control plane; killed when dropped.
+pub struct ControlPlane {
+    child: Child,
+    endpoint: String,
+    log_path: PathBuf,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl ControlPlane {
+    /// Starts `appmesh-control-plane serve` on a free port with a fresh data directory.
+    pub fn start() -> ControlPlane {
+        let bin = crate::control_plane_bin();
+        let dir = tempfile::Builder::new()
+            .prefix("appmesh-acc-cp-")
+            .tempdir()
+            .expect("create a temporary directory for the control plane");
+        let data_dir = dir.path().join("data");
+        let log_path = dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("create the control-plane log file");
+
+        let mut child = Command::new(&bin)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--region", REGION, "--account-id", ACCOUNT_ID])
+            .env("RUST_LIB_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+
+        let stdout = child.stdout.take().expect("the child's stdout is piped");
+        let (tx, rx) = mpsc::channel::<std::io::Result<String>>();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            let first = reader.read_line(&mut line).map(|_| line);
+            let _ = tx.send(first);
+            // Keep draining so the server never blocks on a full pipe.
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+
+        let mut cp = ControlPlane {
+            child,
+            endpoint: String::new(),
+            log_path,
+            dir: Some(dir),
+        };
+        let line = match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => panic!("reading the control plane's ready line: {e}"),
+            Err(_) => panic!(
+                "no ready line from the control plane within {READY_TIMEOUT:?}; log:\n{}",
+                cp.logs()
+            ),
+        };
+        let Some(endpoint) = line.trim_end().strip_prefix(READY_PREFIX) else {
+            panic!(
+                "unexpected first line from the control plane: {line:?} (exit status {:?}); log:\n{}",
+                cp.child.try_wait().ok().flatten(),
+                cp.logs()
+            );
+        };
+        cp.endpoint = endpoint.to_owned();
+        eprintln!("control plane {} (pid {})", cp.endpoint, cp.child.id());
+        cp
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// A REST client for this control plane.
+    pub fn api(&self) -> Api {
+        Api::new(&self.endpoint)
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if thread::panicking() {
+            let logs = self.logs();
+            let lines: Vec<&str> = logs.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+            eprintln!("--- control-plane log (last {} lines) ---", tail.len());
+            for line in tail {
+                eprintln!("{line}");
+            }
+        }
+        if crate::keep_dirs() {
+            if let Some(dir) = self.dir.take() {
+                eprintln!("kept control-plane directory {}", dir.keep().display());
+            }
+        }
+    }
+}
