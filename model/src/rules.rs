@@ -5,8 +5,8 @@
 //! target exist, how many listeners does the router have) live in the control plane.
 
 use crate::common::{
-    ClientPolicy, ClientPolicyTls, Duration, HeaderMatchMethod, HttpPathMatch, MatchRange,
-    PortProtocol, SubjectAlternativeNames,
+    ClientPolicy, ClientPolicyTls, Duration, HeaderMatchMethod, HttpPathMatch, ListenerTls,
+    MatchRange, PortProtocol, SubjectAlternativeNames,
 };
 use crate::gateway_route::{GatewayRouteHostnameMatch, GatewayRouteSpec, HttpGatewayRoute};
 use crate::resource::Kind;
@@ -128,21 +128,7 @@ impl Rules {
                 );
                 self.duration(Some(&od.interval), op.key("interval"));
             }
-            if let Some(tls) = &l.tls {
-                if let Some(sans) = tls
-                    .validation
-                    .as_ref()
-                    .and_then(|v| v.subject_alternative_names.as_ref())
-                {
-                    self.sans(
-                        sans,
-                        false,
-                        lp.key("tls")
-                            .key("validation")
-                            .key("subjectAlternativeNames"),
-                    );
-                }
-            }
+            self.listener_tls(l.tls.as_ref(), &lp);
         }
         if let Some(policy) = spec
             .backend_defaults
@@ -188,20 +174,7 @@ impl Rules {
                     lp.key("connectionPool"),
                 );
             }
-            if let Some(sans) = l
-                .tls
-                .as_ref()
-                .and_then(|t| t.validation.as_ref())
-                .and_then(|v| v.subject_alternative_names.as_ref())
-            {
-                self.sans(
-                    sans,
-                    false,
-                    lp.key("tls")
-                        .key("validation")
-                        .key("subjectAlternativeNames"),
-                );
-            }
+            self.listener_tls(l.tls.as_ref(), &lp);
         }
         if let Some(tls) = spec
             .backend_defaults
@@ -213,6 +186,20 @@ impl Rules {
                 tls,
                 path.key("backendDefaults").key("clientPolicy").key("tls"),
             );
+        }
+    }
+
+    /// A listener's client-certificate SANs must be DNS names or URIs.
+    fn listener_tls(&mut self, tls: Option<&ListenerTls>, lp: &Path) {
+        let sans = tls
+            .and_then(|t| t.validation.as_ref())
+            .and_then(|v| v.subject_alternative_names.as_ref());
+        if let Some(sans) = sans {
+            let p = lp
+                .key("tls")
+                .key("validation")
+                .key("subjectAlternativeNames");
+            self.sans(sans, false, p);
         }
     }
 
