@@ -134,7 +134,7 @@ impl AppMeshResource {
         };
         o.insert("created_date".into(), date(&meta["createdAt"]));
         o.insert("last_updated_date".into(), date(&meta["lastUpdatedAt"]));
-        // An empty spec (a mesh created without one) reads back as no block unless the
+        // A mesh, whose spec is optional, reads an empty spec back as no block unless the
         // configuration wrote an empty `spec {}`.
         let empty = data
             .get("spec")
@@ -143,7 +143,7 @@ impl AppMeshResource {
         let wrote_block = prior
             .and_then(|p| p.get("spec"))
             .is_some_and(|s| matches!(s, ValueAny::List(b) if !b.is_empty()));
-        let spec = if empty && !wrote_block {
+        let spec = if self.kind() == Kind::Mesh && empty && !wrote_block {
             ValueAny::List(Vec::new())
         } else {
             flatten(self.shape(), data.get("spec"))
