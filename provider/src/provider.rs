@@ -156,19 +156,17 @@ async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Config
         .or_else(|| env("AWS_DEFAULT_REGION"))
     {
         Some(r) => r,
-        None => {
-            let mut provider = aws_config::profile::ProfileFileRegionProvider::builder();
-            if let Some(p) = &profile {
-                provider = provider.profile_name(p);
-            }
-            aws_config::meta::region::ProvideRegion::region(&provider.build())
-                .await
-                .map(|r| r.to_string())
-                .ok_or((
-                    Some("region"),
-                    "no region: set `region`, AWS_REGION or a profile region".to_owned(),
-                ))?
-        }
+        None => load_profiles(profile.as_deref())
+            .await
+            .ok()
+            .and_then(|set| {
+                let p = set.get_profile(set.selected_profile())?;
+                p.get("region").map(str::to_owned)
+            })
+            .ok_or((
+                Some("region"),
+                "no region: set `region`, AWS_REGION or a profile region".to_owned(),
+            ))?,
     };
     let endpoint = setting("endpoint")
         .or_else(|| env("AWS_ENDPOINT_URL_APP_MESH"))
@@ -233,24 +231,53 @@ async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Config
     })
 }
 
-/// The standard chain without network lookups: environment variables, then the shared
-/// credentials and config files (with `profile`).
+/// The standard chain without network lookups: environment variables, then static keys
+/// of the selected profile in the shared config and credentials files.
 async fn chain_credentials(profile: Option<&str>) -> Result<Credentials, ConfigError> {
     let env_provider = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
     let env_error = match env_provider.provide_credentials().await {
         Ok(c) => return Ok(c),
         Err(e) => e.to_string(),
     };
-    let mut files = aws_config::profile::ProfileFileCredentialsProvider::builder();
-    if let Some(p) = profile {
-        files = files.profile_name(p);
-    }
-    files.build().provide_credentials().await.map_err(|e| {
+    let no_credentials = |why: String| {
         (
             None,
             format!(
-                "no credentials: set access_key/secret_key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a profile in the shared files ({env_error}; {e})"
+                "no credentials: set access_key/secret_key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or keys in a shared credentials/config profile ({env_error}; {why})"
             ),
         )
-    })
+    };
+    let profiles = load_profiles(profile).await.map_err(no_credentials)?;
+    let name = profiles.selected_profile().to_owned();
+    let Some(p) = profiles.get_profile(&name) else {
+        return Err(no_credentials(format!(
+            "profile {name:?} is not in the shared files"
+        )));
+    };
+    match (p.get("aws_access_key_id"), p.get("aws_secret_access_key")) {
+        (Some(ak), Some(sk)) => Ok(Credentials::new(
+            ak,
+            sk,
+            p.get("aws_session_token").map(str::to_owned),
+            None,
+            "shared-profile",
+        )),
+        _ => Err(no_credentials(format!(
+            "profile {name:?} has no aws_access_key_id/aws_secret_access_key (role assumption, SSO and credential_process are not supported)"
+        ))),
+    }
+}
+
+/// The shared config and credentials files (`~/.aws/config`, `~/.aws/credentials`, or
+/// `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`), with `profile` (else `AWS_PROFILE`,
+/// else `default`) selected. Reading them needs no network.
+async fn load_profiles(profile: Option<&str>) -> Result<aws_config::profile::ProfileSet, String> {
+    aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &aws_runtime::env_config::file::EnvConfigFiles::default(),
+        profile.map(|p| std::borrow::Cow::Owned(p.to_owned())),
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
