@@ -574,7 +574,7 @@ impl Drop for TestCase {
 }
 
 /// An `import {}` block for `address`.
-fn import_block(address: &str, id: &str) -> String {
+pub fn import_block(address: &str, id: &str) -> String {
     format!(
         "import {{\n  to = {address}\n  id = {}\n}}\n",
         hcl_string(id)
@@ -624,7 +624,9 @@ fn assert_import_plan(plan: &Plan, address: &str, id: &str, plan_text: &str) {
     );
 }
 
-fn assert_same_attributes(
+/// Asserts the attributes of `address` after an import (`after`) equal the ones before,
+/// apart from `ignore` (see [`diff_flat`]).
+pub fn assert_same_attributes(
     address: &str,
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
@@ -643,7 +645,7 @@ fn assert_same_attributes(
 
 /// Removes the diagnostic box characters and joins wrapped lines, so a regex can match a
 /// message regardless of where terraform broke it.
-fn unwrap_diagnostics(text: &str) -> String {
+pub fn unwrap_diagnostics(text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
         let line = line.trim_start_matches(['│', '╷', '╵', ' ']).trim();

@@ -45,6 +45,8 @@ pub mod api;
 pub mod case;
 pub mod checks;
 pub mod control_plane;
+pub mod fixtures;
+pub mod spec;
 pub mod state;
 pub mod terraform;
 
@@ -54,12 +56,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use api::{paths, Api, ApiError};
-pub use case::{Step, TestCase, CREATE, DELETE, REPLACE, UPDATE};
+pub use case::{
+    assert_same_attributes, import_block, unwrap_diagnostics, Step, TestCase, CREATE, DELETE,
+    REPLACE, UPDATE,
+};
 pub use checks::{
     api_path, assert_metadata, assert_tags, parse_rfc3339, resource_type, version, ACCOUNT_ID,
     REGION,
 };
 pub use control_plane::ControlPlane;
+pub use fixtures::{
+    api_listener, assert_top_level_attributes, bare_node_hcl, listener_hcl, listeners_hcl,
+    mesh_child_block_hcl, mesh_child_hcl, mesh_hcl, node_service_hcl, router_hcl, tags_hcl,
+    top_level_attributes, ACM_CA_ARN_1, ACM_CA_ARN_2,
+};
 pub use state::{flatten, Action, Plan, PlannedChange, State};
 pub use terraform::{Outcome, Terraform};
 
