@@ -13,34 +13,18 @@
 #![allow(clippy::unwrap_used)]
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::rc::Rc;
 
+use appmesh_acceptance::spec::{check_spec, feature_steps};
 use appmesh_acceptance::{
-    api_path, assert_metadata, assert_tags, paths, random_name, version, Api, State, Step,
-    TestCase, DELETE, REPLACE, UPDATE,
+    api_path, assert_tags, assert_top_level_attributes, listeners_hcl, mesh_child_hcl, mesh_hcl,
+    node_service_hcl, paths, random_name, router_hcl, tags_hcl, version, Step, TestCase, DELETE,
+    REPLACE, UPDATE,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const ADDR: &str = "appmesh_gateway_route.test";
 const GATEWAY: &str = "appmesh_virtual_gateway.test";
-
-/// The top-level attributes of `appmesh_gateway_route` (as in `aws_appmesh_gateway_route`,
-/// minus `region`).
-const ATTRIBUTES: &[&str] = &[
-    "arn",
-    "created_date",
-    "id",
-    "last_updated_date",
-    "mesh_name",
-    "mesh_owner",
-    "name",
-    "resource_owner",
-    "spec",
-    "tags",
-    "tags_all",
-    "virtual_gateway_name",
-];
 
 // === configurations ===
 
@@ -62,97 +46,50 @@ const HTTP: Base = Base {
     router: false,
 };
 
-fn listeners(protocol: &str, ports: &[u16]) -> String {
-    ports
-        .iter()
-        .map(|port| {
-            format!(
-                r#"
-    listener {{
-      port_mapping {{
-        port     = {port}
-        protocol = "{protocol}"
-      }}
-    }}
-"#
-            )
-        })
-        .collect()
-}
-
 impl Base {
     fn render(&self, mesh: &str, gateway: &str) -> String {
-        let node_listeners = listeners(self.protocol, self.node_ports);
-        let mut hcl = format!(
-            r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-
-resource "appmesh_virtual_gateway" "test" {{
-  name      = "{gateway}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{{gateway_listeners}  }}
-}}
-"#,
-            gateway_listeners = listeners(self.protocol, self.gateway_ports)
-        );
+        let node_listeners = listeners_hcl(self.protocol, self.node_ports);
+        let gateway_spec = format!("{}  ", listeners_hcl(self.protocol, self.gateway_ports));
+        let mut hcl = mesh_hcl(mesh);
+        hcl.push_str(&mesh_child_hcl(
+            "appmesh_virtual_gateway",
+            "test",
+            gateway,
+            &gateway_spec,
+            "",
+        ));
         for service in ["serviceb", "servicec"] {
-            hcl.push_str(&format!(
-                r#"
-resource "appmesh_virtual_node" "{service}" {{
-  name      = "{service}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{{node_listeners}
-    service_discovery {{
-      dns {{
-        hostname = "{service}.apps.local"
-      }}
-    }}
-  }}
-}}
-
-resource "appmesh_virtual_service" "{service}" {{
-  name      = "{service}.local"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    provider {{
-      virtual_node {{
-        virtual_node_name = appmesh_virtual_node.{service}.name
-      }}
-    }}
-  }}
-}}
-"#
+            hcl.push_str(&node_service_hcl(
+                service,
+                service,
+                &node_listeners,
+                &format!("{service}.apps.local"),
+                &format!("{service}.local"),
             ));
         }
         if self.router {
-            hcl.push_str(&format!(
+            hcl.push_str(&router_hcl(
+                "servicer",
+                "servicer",
+                self.protocol,
+                self.node_ports,
+            ));
+            hcl.push_str(
                 r#"
-resource "appmesh_virtual_router" "servicer" {{
-  name      = "servicer"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{{node_listeners}  }}
-}}
-
-resource "appmesh_virtual_service" "servicer" {{
+resource "appmesh_virtual_service" "servicer" {
   name      = "servicer.local"
   mesh_name = appmesh_mesh.test.id
 
-  spec {{
-    provider {{
-      virtual_router {{
+  spec {
+    provider {
+      virtual_router {
         virtual_router_name = appmesh_virtual_router.servicer.name
-      }}
-    }}
-  }}
-}}
-"#
-            ));
+      }
+    }
+  }
+}
+"#,
+            );
         }
         hcl
     }
@@ -170,15 +107,7 @@ resource "appmesh_virtual_service" "servicer" {{
         spec: &str,
         tags: &[(&str, &str)],
     ) -> String {
-        let tags = if tags.is_empty() {
-            String::new()
-        } else {
-            let entries: String = tags
-                .iter()
-                .map(|(k, v)| format!("    {k} = \"{v}\"\n"))
-                .collect();
-            format!("\n  tags = {{\n{entries}  }}\n")
-        };
+        let tags = tags_hcl(tags);
         format!(
             r#"{base}
 resource "appmesh_gateway_route" "test" {{
@@ -238,150 +167,18 @@ fn api_route(kind: &str, m: Value, action: Value) -> Value {
     json!({kind: {"match": m, "action": action}})
 }
 
-// === state ↔ API ===
-
-/// Terraform repeated blocks (lists or sets of structures) and their API member names; every
-/// other block is a single API object.
-const REPEATED: &[(&str, &str)] = &[
-    ("listener", "listeners"),
-    ("json", "json"),
-    ("header", "headers"),
-    ("query_parameter", "queryParameters"),
-    ("metadata", "metadata"),
-];
-
-/// API members that are sets in Terraform: compared without regard to order.
-const SETS: &[&str] = &[
-    "ports",
-    "exact",
-    "certificateAuthorityArns",
-    "headers",
-    "queryParameters",
-    "metadata",
-];
-
-fn camel(snake: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for c in snake.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Converts one Terraform block (from `terraform show -json`) into its API JSON form:
-/// snake_case → camelCase, singular repeated blocks → plural arrays, `list≤1` blocks →
-/// objects; nulls and empty collections are left out.
-fn block_to_api(block: &Map<String, Value>) -> Value {
-    let mut out = Map::new();
-    for (name, value) in block {
-        match value {
-            Value::Null => {}
-            Value::Array(items) if items.is_empty() => {}
-            Value::Array(items) => {
-                if let Some((_, member)) = REPEATED.iter().find(|(tf, _)| tf == name) {
-                    let list = items
-                        .iter()
-                        .map(|i| block_to_api(i.as_object().unwrap()))
-                        .collect();
-                    out.insert((*member).to_owned(), Value::Array(list));
-                } else if let Some(obj) = items[0].as_object() {
-                    assert_eq!(items.len(), 1, "{name} is a single block: {value}");
-                    out.insert(camel(name), block_to_api(obj));
-                } else {
-                    out.insert(camel(name), value.clone());
-                }
-            }
-            Value::Object(map) if map.is_empty() => {}
-            other => {
-                out.insert(camel(name), other.clone());
-            }
-        }
-    }
-    Value::Object(out)
-}
-
-/// The resource's `spec` in state, in API form.
-fn state_spec(state: &State, address: &str) -> Value {
-    let spec = state.values(address)["spec"].as_array().cloned();
-    let spec = spec.unwrap_or_default();
-    assert_eq!(spec.len(), 1, "{address}: spec.# must be 1");
-    block_to_api(spec[0].as_object().unwrap())
-}
-
-/// Sorts the arrays that are sets, so two specs compare regardless of set order.
-fn normalize(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let mut v = normalize(v);
-                    if let (true, Value::Array(items)) = (SETS.contains(&k.as_str()), &mut v) {
-                        items.sort_by_key(|i| i.to_string());
-                    }
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
-        other => other.clone(),
-    }
-}
-
-fn assert_same_spec(what: &str, actual: &Value, expected: &Value) {
-    assert_eq!(
-        normalize(actual),
-        normalize(expected),
-        "{what}\n--- actual ---\n{actual:#}\n--- expected ---\n{expected:#}"
-    );
-}
-
-/// A check: the API holds exactly `expected` as the spec, the state's spec is the API's,
-/// the metadata attributes match and the object is at `expected_version`.
-fn check_spec(expected: Value, expected_version: i64) -> impl Fn(&State, &Api) + 'static {
-    move |state, api| {
-        let data = api.get(&api_path(state, ADDR));
-        assert_metadata(state, ADDR, &data);
-        assert_same_spec(
-            "the API's spec differs from the configuration",
-            &data["spec"],
-            &expected,
-        );
-        assert_same_spec(
-            "the spec in state differs from the API's",
-            &state_spec(state, ADDR),
-            &data["spec"],
-        );
-        assert_eq!(version(&data), expected_version, "metadata.version");
-    }
-}
-
 /// Runs a feature test on `base`: `variants` are (spec HCL, expected API spec) pairs; the
 /// first is created, verified, re-planned and imported; each later one is an in-place update.
 fn feature(base: Base, variants: Vec<(String, Value)>) {
     let (mesh, gateway, name) = (random_name(), random_name(), random_name());
     let id = format!("{mesh}/{gateway}/{name}");
-    let mut steps = Vec::new();
-    for (i, (spec, expected)) in variants.into_iter().enumerate() {
-        let cfg = base.config(&mesh, &gateway, &name, &spec);
-        let check = check_spec(expected, i as i64 + 1);
-        if i == 0 {
-            steps.push(Step::apply(cfg).check(check));
-            steps.push(Step::plan_empty());
-            steps.push(Step::import_verify(ADDR, &id));
-        } else {
-            steps.push(Step::expect_plan(cfg, &[(ADDR, UPDATE)]).check(check));
-        }
-    }
-    steps.push(Step::import_verify(ADDR, &id));
-    TestCase::new().run(steps);
+    let variants = variants
+        .into_iter()
+        .map(|(spec, expected)| (base.config(&mesh, &gateway, &name, &spec), expected))
+        .collect();
+    TestCase::new().run(feature_steps(ADDR, &id, variants, |expected, v| {
+        check_spec(ADDR, expected, v)
+    }));
 }
 
 /// The simplest route: HTTP, prefix `/`, to `service`.
@@ -409,15 +206,9 @@ fn basic() {
     let (spec, expected) = simple("serviceb");
     TestCase::new().run(vec![
         Step::apply(HTTP.config(&mesh, &gateway, &name, &spec))
-            .check(check_spec(expected, 1))
+            .check(check_spec(ADDR, expected, 1))
             .check(move |state, api| {
-                let values = state.values(ADDR).as_object().unwrap();
-                let actual: BTreeSet<&str> = values.keys().map(String::as_str).collect();
-                let expected: BTreeSet<&str> = ATTRIBUTES.iter().copied().collect();
-                assert_eq!(
-                    actual, expected,
-                    "top-level attributes of appmesh_gateway_route"
-                );
+                assert_top_level_attributes(state, ADDR);
                 let data = api.get(&paths::gateway_route(&m, &g, &n));
                 state.assert_attr(ADDR, "name", &n);
                 state.assert_attr(ADDR, "mesh_name", &m);
@@ -483,7 +274,7 @@ resource "appmesh_gateway_route" "other" {{
         Step::import_verify(ADDR, &id),
         Step::import_block(ADDR, &id),
         Step::generate_config(HTTP.render(&mesh, &gateway), ADDR, &id)
-            .check(check_spec(expected, 1))
+            .check(check_spec(ADDR, expected, 1))
             .check(move |state, api| assert_tags(state, api, ADDR, &tags)),
         // Back to the configuration that references the gateway and the service (the
         // generated one names them literally), so the destroy order is known again.
@@ -510,14 +301,14 @@ fn update() {
     let (spec_c, expected_c) = simple("servicec");
     TestCase::new().run(vec![
         Step::apply(HTTP.config(&mesh, &gateway, &name, &spec_b))
-            .check(check_spec(expected_b, 1))
+            .check(check_spec(ADDR, expected_b, 1))
             .check(move |state, _| *id_before.borrow_mut() = state.expect_attr(ADDR, "id")),
         // The target virtual service is swapped in place.
         Step::expect_plan(
             HTTP.config(&mesh, &gateway, &name, &spec_c),
             &[(ADDR, UPDATE)],
         )
-        .check(check_spec(expected_c, 2))
+        .check(check_spec(ADDR, expected_c, 2))
         .check(move |state, _| state.assert_attr(ADDR, "id", id_after.borrow().as_str())),
         Step::import_verify(ADDR, &format!("{mesh}/{gateway}/{name}")),
     ]);
@@ -534,7 +325,7 @@ fn replace() {
             HTTP.config(&mesh, &gateway, &new, &spec),
             &[(ADDR, REPLACE)],
         )
-        .check(check_spec(expected, 1))
+        .check(check_spec(ADDR, expected, 1))
         .check(move |state, api| {
             assert!(
                 api.try_get(&paths::gateway_route(&m, &g, &o)).is_none(),
@@ -559,7 +350,7 @@ fn disappears() {
     TestCase::new().run(vec![
         Step::apply(cfg.clone()),
         Step::disappear(ADDR, &paths::gateway_route(&mesh, &gateway, &name)),
-        Step::apply(cfg).check(check_spec(expected, 1)),
+        Step::apply(cfg).check(check_spec(ADDR, expected, 1)),
     ]);
 }
 

@@ -7,11 +7,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use appmesh_acceptance::state::{diff_flat, render_flat};
-use appmesh_acceptance::terraform::hcl_string;
 use appmesh_acceptance::{
-    provider_bin, provider_config, random_name, resource_type, Action, Api, Plan, State, Step,
-    Terraform, TestCase,
+    assert_same_attributes, bare_node_hcl, import_block, listeners_hcl, mesh_hcl, node_service_hcl,
+    provider_bin, provider_config, random_name, resource_type, router_hcl, Action, Api, Plan,
+    State, Step, Terraform, TestCase,
 };
 
 /// The file the generated configuration is written to.
@@ -39,14 +38,7 @@ fn generate_in_fresh_dir(api: &Api, applied: &State, address: &str, id: &str, sn
     eprintln!("fresh working directory {}", work.display());
     let tf = Terraform::new(&work, tmp.path(), &provider_bin());
     std::fs::write(work.join("provider.tf"), provider_config(api.endpoint())).unwrap();
-    std::fs::write(
-        work.join("import.tf"),
-        format!(
-            "import {{\n  to = {address}\n  id = {}\n}}\n",
-            hcl_string(id)
-        ),
-    )
-    .unwrap();
+    std::fs::write(work.join("import.tf"), import_block(address, id)).unwrap();
 
     let gen_arg = format!("-generate-config-out={GENERATED}");
     let out = tf.run(&[
@@ -112,14 +104,7 @@ fn generate_in_fresh_dir(api: &Api, applied: &State, address: &str, id: &str, sn
     // The imported state equals what Terraform applied in the first directory.
     let before = applied.flat(address);
     let after = tf.state().flat(address);
-    let diffs = diff_flat(&before, &after, &[]);
-    assert!(
-        diffs.is_empty(),
-        "imported attributes differ (applied -> imported):\n{}\n--- applied ---\n{}\n--- imported ---\n{}",
-        diffs.join("\n"),
-        render_flat(&before),
-        render_flat(&after)
-    );
+    assert_same_attributes(address, &before, &after, &[]);
 }
 
 /// `s` without any whitespace.
@@ -135,43 +120,6 @@ fn run(config: String, address: &'static str, id: String, snippets: &[&str]) {
         let snippets: Vec<&str> = snippets.iter().map(String::as_str).collect();
         generate_in_fresh_dir(api, state, address, &id, &snippets)
     })]);
-}
-
-fn mesh_block(mesh: &str) -> String {
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-"#
-    )
-}
-
-fn router_block(router: &str) -> String {
-    format!(
-        r#"
-resource "appmesh_virtual_router" "test" {{
-  name      = "{router}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    listener {{
-      port_mapping {{
-        port     = 8080
-        protocol = "http"
-      }}
-    }}
-
-    listener {{
-      port_mapping {{
-        port     = 8081
-        protocol = "http"
-      }}
-    }}
-  }}
-}}
-"#
-    )
 }
 
 #[test]
@@ -232,8 +180,8 @@ resource "appmesh_virtual_service" "test" {{
   }}
 }}
 "#,
-        mesh_block = mesh_block(&mesh),
-        router_block = router_block(&router)
+        mesh_block = mesh_hcl(&mesh),
+        router_block = router_hcl("test", &router, "http", &[8080, 8081])
     );
     let provider = format!(r#"virtual_router {{ virtual_router_name = "{router}" }}"#);
     run(
@@ -342,7 +290,7 @@ resource "appmesh_virtual_node" "test" {{
   }}
 }}
 "#,
-        mesh_block = mesh_block(&mesh)
+        mesh_block = mesh_hcl(&mesh)
     );
     run(
         config,
@@ -361,7 +309,11 @@ resource "appmesh_virtual_node" "test" {{
 #[test]
 fn virtual_router() {
     let (mesh, router) = (random_name(), random_name());
-    let config = format!("{}{}", mesh_block(&mesh), router_block(&router));
+    let config = format!(
+        "{}{}",
+        mesh_hcl(&mesh),
+        router_hcl("test", &router, "http", &[8080, 8081])
+    );
     run(
         config,
         "appmesh_virtual_router.test",
@@ -374,14 +326,7 @@ fn virtual_router() {
 fn route() {
     let (mesh, router, route, node) = (random_name(), random_name(), random_name(), random_name());
     let config = format!(
-        r#"{mesh_block}{router_block}
-resource "appmesh_virtual_node" "test" {{
-  name      = "{node}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{}}
-}}
-
+        r#"{mesh_block}{router_block}{node_block}
 resource "appmesh_route" "test" {{
   name                = "{route}"
   mesh_name           = appmesh_mesh.test.id
@@ -444,8 +389,9 @@ resource "appmesh_route" "test" {{
   }}
 }}
 "#,
-        mesh_block = mesh_block(&mesh),
-        router_block = router_block(&router)
+        mesh_block = mesh_hcl(&mesh),
+        router_block = router_hcl("test", &router, "http", &[8080, 8081]),
+        node_block = bare_node_hcl("test", &node),
     );
     run(
         config,
@@ -533,7 +479,7 @@ resource "appmesh_virtual_gateway" "test" {{
 #[test]
 fn virtual_gateway() {
     let (mesh, gateway) = (random_name(), random_name());
-    let config = format!("{}{}", mesh_block(&mesh), gateway_block(&gateway));
+    let config = format!("{}{}", mesh_hcl(&mesh), gateway_block(&gateway));
     run(
         config,
         "appmesh_virtual_gateway.test",
@@ -551,40 +497,7 @@ fn virtual_gateway() {
 fn gateway_route() {
     let (mesh, gateway, node, route) = (random_name(), random_name(), random_name(), random_name());
     let config = format!(
-        r#"{mesh_block}{gateway_block}
-resource "appmesh_virtual_node" "test" {{
-  name      = "{node}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    listener {{
-      port_mapping {{
-        port     = 80
-        protocol = "http"
-      }}
-    }}
-
-    service_discovery {{
-      dns {{
-        hostname = "svc.{mesh}.local"
-      }}
-    }}
-  }}
-}}
-
-resource "appmesh_virtual_service" "test" {{
-  name      = "svc.{mesh}.local"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    provider {{
-      virtual_node {{
-        virtual_node_name = appmesh_virtual_node.test.name
-      }}
-    }}
-  }}
-}}
-
+        r#"{mesh_block}{gateway_block}{node_service}
 resource "appmesh_gateway_route" "test" {{
   name                 = "{route}"
   mesh_name            = appmesh_mesh.test.id
@@ -636,8 +549,15 @@ resource "appmesh_gateway_route" "test" {{
   }}
 }}
 "#,
-        mesh_block = mesh_block(&mesh),
-        gateway_block = gateway_block(&gateway)
+        mesh_block = mesh_hcl(&mesh),
+        gateway_block = gateway_block(&gateway),
+        node_service = node_service_hcl(
+            "test",
+            &node,
+            &listeners_hcl("http", &[80]),
+            &format!("svc.{mesh}.local"),
+            &format!("svc.{mesh}.local"),
+        ),
     );
     run(
         config,

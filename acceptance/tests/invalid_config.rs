@@ -6,18 +6,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use appmesh_acceptance::{provider_bin, provider_config, random_name, ControlPlane, Terraform};
+use appmesh_acceptance::{
+    bare_node_hcl, mesh_hcl, provider_bin, provider_config, random_name, router_hcl,
+    unwrap_diagnostics, ControlPlane, Terraform,
+};
 use regex::Regex;
-
-/// A resource-free mesh block every configuration starts with.
-fn mesh_block(mesh: &str) -> String {
-    format!(
-        r#"resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-"#
-    )
-}
 
 /// Where an error must point: the first line holding one of `needles` at or after the
 /// first line holding `anchor` (a resource header). Several needles mean any of those lines
@@ -70,13 +63,26 @@ fn request_lines(cp: &ControlPlane) -> Vec<String> {
         .collect()
 }
 
-/// The terraform output with the diagnostic box removed and wrapped lines joined.
-fn unwrapped(text: &str) -> String {
-    text.lines()
-        .map(|l| l.trim_start_matches(['│', '╷', '╵', ' ']).trim())
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The mesh, a router `test` with one `protocol` listener on port 8080, a bare node `test`
+/// and the route `test` on that router whose `spec` block holds `spec` (lines of their own).
+fn route_config(protocol: &str, spec: &str) -> String {
+    let (mesh, router, node, route) = (random_name(), random_name(), random_name(), random_name());
+    format!(
+        r#"{mesh}{router}{node}
+resource "appmesh_route" "test" {{
+  name                = "{route}"
+  mesh_name           = appmesh_mesh.test.id
+  virtual_router_name = appmesh_virtual_router.test.name
+
+  spec {{
+{spec}
+  }}
+}}
+"#,
+        mesh = mesh_hcl(&mesh),
+        router = router_hcl("test", &router, protocol, &[8080]),
+        node = bare_node_hcl("test", &node),
+    )
 }
 
 /// Plans `config` against a fresh control plane and asserts: the plan fails, its output
@@ -101,7 +107,7 @@ fn assert_rejected(config: &str, patterns: &[&str], at: At) {
         out.report()
     );
     let text = out.output();
-    let flat = unwrapped(&text);
+    let flat = unwrap_diagnostics(&text);
     eprintln!("terraform plan failed as expected: {flat}");
     assert!(
         text.contains("Error:"),
@@ -161,7 +167,7 @@ resource "appmesh_virtual_node" "test" {{
   }}
 }}
 "#,
-        mesh_block = mesh_block(&mesh)
+        mesh_block = mesh_hcl(&mesh)
     );
     assert_rejected(
         &config,
@@ -172,52 +178,20 @@ resource "appmesh_virtual_node" "test" {{
 
 #[test]
 fn weight_over_100() {
-    let (mesh, router, node, route) = (random_name(), random_name(), random_name(), random_name());
-    let config = format!(
-        r#"{mesh_block}
-resource "appmesh_virtual_router" "test" {{
-  name      = "{router}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    listener {{
-      port_mapping {{
-        port     = 8080
-        protocol = "http"
-      }}
-    }}
-  }}
-}}
-
-resource "appmesh_virtual_node" "test" {{
-  name      = "{node}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{}}
-}}
-
-resource "appmesh_route" "test" {{
-  name                = "{route}"
-  mesh_name           = appmesh_mesh.test.id
-  virtual_router_name = appmesh_virtual_router.test.name
-
-  spec {{
-    http_route {{
-      match {{
+    let config = route_config(
+        "http",
+        r#"    http_route {
+      match {
         prefix = "/"
-      }}
+      }
 
-      action {{
-        weighted_target {{
+      action {
+        weighted_target {
           virtual_node = appmesh_virtual_node.test.name
           weight       = 101
-        }}
-      }}
-    }}
-  }}
-}}
-"#,
-        mesh_block = mesh_block(&mesh)
+        }
+      }
+    }"#,
     );
     // weighted_target is a set: Terraform cannot point inside it, so the error sits on
     // the closest addressable block.
@@ -233,61 +207,29 @@ resource "appmesh_route" "test" {{
 
 #[test]
 fn two_route_kinds() {
-    let (mesh, router, node, route) = (random_name(), random_name(), random_name(), random_name());
-    let config = format!(
-        r#"{mesh_block}
-resource "appmesh_virtual_router" "test" {{
-  name      = "{router}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    listener {{
-      port_mapping {{
-        port     = 8080
-        protocol = "http"
-      }}
-    }}
-  }}
-}}
-
-resource "appmesh_virtual_node" "test" {{
-  name      = "{node}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{}}
-}}
-
-resource "appmesh_route" "test" {{
-  name                = "{route}"
-  mesh_name           = appmesh_mesh.test.id
-  virtual_router_name = appmesh_virtual_router.test.name
-
-  spec {{
-    http_route {{
-      match {{
+    let config = route_config(
+        "http",
+        r#"    http_route {
+      match {
         prefix = "/"
-      }}
+      }
 
-      action {{
-        weighted_target {{
+      action {
+        weighted_target {
           virtual_node = appmesh_virtual_node.test.name
           weight       = 100
-        }}
-      }}
-    }}
+        }
+      }
+    }
 
-    tcp_route {{
-      action {{
-        weighted_target {{
+    tcp_route {
+      action {
+        weighted_target {
           virtual_node = appmesh_virtual_node.test.name
           weight       = 100
-        }}
-      }}
-    }}
-  }}
-}}
-"#,
-        mesh_block = mesh_block(&mesh)
+        }
+      }
+    }"#,
     );
     // The error names both Terraform blocks (not the API's camelCase members).
     assert_rejected(
@@ -322,7 +264,7 @@ resource "appmesh_virtual_router" "test" {{
   }}
 }}
 "#,
-        mesh_block = mesh_block(&mesh)
+        mesh_block = mesh_hcl(&mesh)
     );
     assert_rejected(
         &config,
@@ -347,7 +289,7 @@ resource "appmesh_virtual_router" "test" {{
   spec {{}}
 }}
 "#,
-        mesh_block = mesh_block(&mesh)
+        mesh_block = mesh_hcl(&mesh)
     );
     assert_rejected(
         &config,
@@ -361,52 +303,20 @@ resource "appmesh_virtual_router" "test" {{
 
 #[test]
 fn grpc_method_name_without_service_name() {
-    let (mesh, router, node, route) = (random_name(), random_name(), random_name(), random_name());
-    let config = format!(
-        r#"{mesh_block}
-resource "appmesh_virtual_router" "test" {{
-  name      = "{router}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    listener {{
-      port_mapping {{
-        port     = 8080
-        protocol = "grpc"
-      }}
-    }}
-  }}
-}}
-
-resource "appmesh_virtual_node" "test" {{
-  name      = "{node}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{}}
-}}
-
-resource "appmesh_route" "test" {{
-  name                = "{route}"
-  mesh_name           = appmesh_mesh.test.id
-  virtual_router_name = appmesh_virtual_router.test.name
-
-  spec {{
-    grpc_route {{
-      match {{
+    let config = route_config(
+        "grpc",
+        r#"    grpc_route {
+      match {
         method_name = "SayHello"
-      }}
+      }
 
-      action {{
-        weighted_target {{
+      action {
+        weighted_target {
           virtual_node = appmesh_virtual_node.test.name
           weight       = 100
-        }}
-      }}
-    }}
-  }}
-}}
-"#,
-        mesh_block = mesh_block(&mesh)
+        }
+      }
+    }"#,
     );
     // The missing attribute belongs to the match block, which holds method_name.
     assert_rejected(
@@ -461,7 +371,7 @@ resource "appmesh_gateway_route" "test" {{
   }}
 }}
 "#,
-        mesh_block = mesh_block(&mesh)
+        mesh_block = mesh_hcl(&mesh)
     );
     assert_rejected(
         &config,
@@ -478,54 +388,22 @@ resource "appmesh_gateway_route" "test" {{
 
 #[test]
 fn regex_with_lookahead() {
-    let (mesh, router, node, route) = (random_name(), random_name(), random_name(), random_name());
-    let config = format!(
-        r#"{mesh_block}
-resource "appmesh_virtual_router" "test" {{
-  name      = "{router}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    listener {{
-      port_mapping {{
-        port     = 8080
-        protocol = "http"
-      }}
-    }}
-  }}
-}}
-
-resource "appmesh_virtual_node" "test" {{
-  name      = "{node}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{}}
-}}
-
-resource "appmesh_route" "test" {{
-  name                = "{route}"
-  mesh_name           = appmesh_mesh.test.id
-  virtual_router_name = appmesh_virtual_router.test.name
-
-  spec {{
-    http_route {{
-      match {{
-        path {{
+    let config = route_config(
+        "http",
+        r#"    http_route {
+      match {
+        path {
           regex = "/users/(?=admin).*"
-        }}
-      }}
+        }
+      }
 
-      action {{
-        weighted_target {{
+      action {
+        weighted_target {
           virtual_node = appmesh_virtual_node.test.name
           weight       = 100
-        }}
-      }}
-    }}
-  }}
-}}
-"#,
-        mesh_block = mesh_block(&mesh)
+        }
+      }
+    }"#,
     );
     assert_rejected(
         &config,
@@ -550,7 +428,7 @@ resource "appmesh_virtual_node" "test" {{
   mesh_name = appmesh_mesh.test.id
 }}
 "#,
-        mesh_block = mesh_block(&mesh)
+        mesh_block = mesh_hcl(&mesh)
     );
     assert_rejected(
         &config,

@@ -3,106 +3,60 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
-
 use appmesh_acceptance::{
-    assert_metadata, assert_tags, paths, random_name, version, Api, State, Step, TestCase, REPLACE,
-    UPDATE,
+    assert_metadata, assert_tags, assert_top_level_attributes, mesh_hcl, paths, random_name,
+    version, Api, State, Step, TestCase, REPLACE, UPDATE,
 };
 use serde_json::Value;
 
 const ADDR: &str = "appmesh_mesh.test";
 
-/// The top-level attributes of `appmesh_mesh` (as in `aws_appmesh_mesh`, minus `region`).
-const ATTRIBUTES: &[&str] = &[
-    "arn",
-    "created_date",
-    "id",
-    "last_updated_date",
-    "mesh_owner",
-    "name",
-    "resource_owner",
-    "spec",
-    "tags",
-    "tags_all",
-];
-
-fn config_basic(name: &str) -> String {
+/// The mesh `name` with `spec { <body> }` (`body` on lines of its own), then `extra`.
+fn config_spec(name: &str, body: &str, extra: &str) -> String {
     format!(
         r#"
 resource "appmesh_mesh" "test" {{
   name = "{name}"
-}}
+
+  spec {{
+{body}
+  }}
+{extra}}}
 "#
     )
 }
 
 fn config_egress_filter(name: &str, filter: &str) -> String {
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{name}"
-
-  spec {{
-    egress_filter {{
-      type = "{filter}"
-    }}
-  }}
-}}
-"#
-    )
+    config_spec(name, &egress_filter(filter), "")
 }
 
 fn config_egress_filter_default(name: &str) -> String {
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{name}"
-
-  spec {{
-    egress_filter {{}}
-  }}
-}}
-"#
-    )
+    config_spec(name, "    egress_filter {}", "")
 }
 
 fn config_ip_preference(name: &str, preference: &str) -> String {
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{name}"
-
-  spec {{
-    service_discovery {{
-      ip_preference = "{preference}"
-    }}
-  }}
-}}
-"#
+    config_spec(
+        name,
+        &format!("    service_discovery {{\n      ip_preference = \"{preference}\"\n    }}"),
+        "",
     )
 }
 
+/// An `egress_filter` block of `filter` type.
+fn egress_filter(filter: &str) -> String {
+    format!("    egress_filter {{\n      type = \"{filter}\"\n    }}")
+}
+
+/// An `ALLOW_ALL` mesh with `tags = { ... }` holding `tags` (`tags = {}` when empty).
 fn config_tags(name: &str, tags: &[(&str, &str)]) -> String {
     let tags: String = tags
         .iter()
         .map(|(k, v)| format!("    {k} = \"{v}\"\n"))
         .collect();
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{name}"
-
-  spec {{
-    egress_filter {{
-      type = "ALLOW_ALL"
-    }}
-  }}
-
-  tags = {{
-{tags}  }}
-}}
-"#
+    config_spec(
+        name,
+        &egress_filter("ALLOW_ALL"),
+        &format!("\n  tags = {{\n{tags}  }}\n"),
     )
 }
 
@@ -110,23 +64,14 @@ fn describe(api: &Api, name: &str) -> Value {
     api.get(&paths::mesh(name))
 }
 
-/// Every top-level attribute in state is one of the documented ones, and all computed ones
-/// are set.
-fn assert_attribute_names(state: &State) {
-    let values = state.values(ADDR).as_object().unwrap();
-    let actual: BTreeSet<&str> = values.keys().map(String::as_str).collect();
-    let expected: BTreeSet<&str> = ATTRIBUTES.iter().copied().collect();
-    assert_eq!(actual, expected, "top-level attributes of appmesh_mesh");
-}
-
 #[test]
 fn basic() {
     let name = random_name();
     let n = name.clone();
     TestCase::new().run(vec![
-        Step::apply(config_basic(&name)).check(move |state, api| {
+        Step::apply(mesh_hcl(&name)).check(move |state, api| {
             let data = describe(api, &n);
-            assert_attribute_names(state);
+            assert_top_level_attributes(state, ADDR);
             assert_metadata(state, ADDR, &data);
             state.assert_attr(ADDR, "name", &n);
             state.assert_attr(ADDR, "id", &n);
@@ -352,6 +297,6 @@ fn validation() {
             config_ip_preference(&name, "IPv5_ONLY"),
             r"spec\.service_discovery(\[0\]|\.0)?\.ip_preference .*IPv5_ONLY",
         ),
-        Step::expect_error(config_basic(&long), r"(?i)name .*255"),
+        Step::expect_error(mesh_hcl(&long), r"(?i)name .*255"),
     ]);
 }

@@ -22,8 +22,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use appmesh_acceptance::{
-    paths, provider_bin, random_name, version, Api, ControlPlane, Outcome, State, Step, TestCase,
-    PROVIDER_SOURCE, UPDATE,
+    mesh_hcl, paths, provider_bin, random_name, unwrap_diagnostics, version, Api, ControlPlane,
+    Outcome, State, Step, TestCase, PROVIDER_SOURCE, UPDATE,
 };
 use regex::Regex;
 
@@ -38,16 +38,6 @@ fn required_providers() -> String {
       source = "{PROVIDER_SOURCE}"
     }}
   }}
-}}
-"#
-    )
-}
-
-fn mesh_config(mesh: &str) -> String {
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
 }}
 "#
     )
@@ -306,24 +296,13 @@ impl Workspace {
     }
 }
 
-/// Removes the diagnostic box drawing and joins lines, so a message can be matched
-/// regardless of where terraform wrapped it.
-fn unwrap_output(out: &Outcome) -> String {
-    out.output()
-        .lines()
-        .map(|l| l.trim_start_matches(['│', '╷', '╵', ' ']).trim())
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Applies a mesh with `env`, checks it in the API, re-plans empty, destroys it.
 fn apply_mesh_with(ws: &Workspace, provider_block: &str, env: &[(&str, &str)]) -> String {
     let mesh = random_name();
     ws.write(&format!(
         "{}\n{provider_block}\n{}",
         required_providers(),
-        mesh_config(&mesh)
+        mesh_hcl(&mesh)
     ));
     ws.apply(env);
     let data = ws.api().get(&paths::mesh(&mesh));
@@ -481,12 +460,12 @@ fn no_credentials() {
         "{}\nprovider \"appmesh\" {{\n  endpoint = \"{}\"\n  region   = \"us-east-1\"\n}}\n{}",
         required_providers(),
         ws.endpoint(),
-        mesh_config(&mesh)
+        mesh_hcl(&mesh)
     ));
     // HOME is empty, so there are no shared files either.
     let out = ws.run(&["plan", "-input=false", "-no-color"], &[]);
     assert!(!out.success(), "the plan should fail\n{}", out.report());
-    let text = unwrap_output(&out);
+    let text = unwrap_diagnostics(&out.output());
     assert!(
         Regex::new(r"Error: .*(?i)credentials")
             .unwrap()
@@ -505,11 +484,11 @@ fn half_static_credentials() {
         "{}\nprovider \"appmesh\" {{\n  endpoint   = \"{}\"\n  region     = \"us-east-1\"\n  access_key = \"AKID\"\n}}\n{}",
         required_providers(),
         ws.endpoint(),
-        mesh_config(&random_name())
+        mesh_hcl(&random_name())
     ));
     let out = ws.run(&["plan", "-input=false", "-no-color"], &[]);
     assert!(!out.success(), "the plan should fail\n{}", out.report());
-    let text = unwrap_output(&out);
+    let text = unwrap_diagnostics(&out.output());
     assert!(
         text.contains("secret_key"),
         "the error should name secret_key\n{}",
@@ -531,7 +510,7 @@ provider "appmesh" {{
   secret_key = "test"
 }}
 {}"#,
-        mesh_config(&mesh)
+        mesh_hcl(&mesh)
     );
     case.run(vec![Step::expect_error(
         config,

@@ -12,32 +12,17 @@
 #![allow(clippy::unwrap_used)]
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::rc::Rc;
 
+use appmesh_acceptance::spec::feature_steps;
 use appmesh_acceptance::{
-    assert_metadata, assert_tags, paths, random_name, version, Api, State, Step, TestCase, DELETE,
-    REPLACE, UPDATE,
+    assert_metadata, assert_tags, assert_top_level_attributes, bare_node_hcl, listeners_hcl,
+    mesh_child_hcl, mesh_hcl, paths, random_name, router_hcl, version, Api, State, Step, TestCase,
+    DELETE, REPLACE, UPDATE,
 };
 use serde_json::{json, Value};
 
 const ADDR: &str = "appmesh_route.test";
-
-/// The top-level attributes of `appmesh_route` (as in `aws_appmesh_route`, minus `region`).
-const ATTRIBUTES: &[&str] = &[
-    "arn",
-    "created_date",
-    "id",
-    "last_updated_date",
-    "mesh_name",
-    "mesh_owner",
-    "name",
-    "resource_owner",
-    "spec",
-    "tags",
-    "tags_all",
-    "virtual_router_name",
-];
 
 /// The names and listener layout of one test's resources.
 struct Fixture {
@@ -89,27 +74,8 @@ impl Fixture {
         paths::route(&self.mesh, &self.router, &self.route)
     }
 
-    fn listeners(ports: &[u32], protocol: &str) -> String {
-        ports
-            .iter()
-            .map(|port| {
-                format!(
-                    r#"
-    listener {{
-      port_mapping {{
-        port     = {port}
-        protocol = "{protocol}"
-      }}
-    }}
-"#
-                )
-            })
-            .collect()
-    }
-
     /// Mesh, two routers (`test`, `other`) and nodes `a` and `b`.
     fn base(&self) -> String {
-        let router_listeners = Fixture::listeners(&self.router_ports, self.protocol);
         let node_b_spec = if self.node_b_ports.is_empty() {
             String::new()
         } else {
@@ -120,51 +86,24 @@ impl Fixture {
         hostname = "b.{mesh}.local"
       }}
     }}
-"#,
-                Fixture::listeners(&self.node_b_ports, self.protocol),
+  "#,
+                listeners_hcl(self.protocol, &self.node_b_ports),
                 mesh = self.mesh
             )
         };
-        format!(
-            r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-
-resource "appmesh_virtual_router" "test" {{
-  name      = "{router}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{{router_listeners}  }}
-}}
-
-resource "appmesh_virtual_router" "other" {{
-  name      = "{other_router}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{{router_listeners}  }}
-}}
-
-resource "appmesh_virtual_node" "a" {{
-  name      = "{node_a}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{}}
-}}
-
-resource "appmesh_virtual_node" "b" {{
-  name      = "{node_b}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{{node_b_spec}  }}
-}}
-"#,
-            mesh = self.mesh,
-            router = self.router,
-            other_router = self.other_router,
-            node_a = self.node_a,
-            node_b = self.node_b,
-        )
+        [
+            mesh_hcl(&self.mesh),
+            router_hcl("test", &self.router, self.protocol, &self.router_ports),
+            router_hcl(
+                "other",
+                &self.other_router,
+                self.protocol,
+                &self.router_ports,
+            ),
+            bare_node_hcl("a", &self.node_a),
+            mesh_child_hcl("appmesh_virtual_node", "b", &self.node_b, &node_b_spec, ""),
+        ]
+        .concat()
     }
 
     /// The base plus `appmesh_route.test` with `spec { <body> }`.
@@ -234,14 +173,13 @@ fn check_route(fx: &Fixture, expected: Value, expected_version: i64) -> impl Fn(
 /// The common feature test: apply `first`, check it, re-plan empty, import, update to
 /// `second` in place, check it, import again.
 fn feature(fx: &Fixture, first: (&str, Value), second: (&str, Value)) {
-    TestCase::new().run(vec![
-        Step::apply(fx.config(first.0)).check(check_route(fx, first.1, 1)),
-        Step::plan_empty(),
-        Step::import_verify(ADDR, &fx.id()),
-        Step::expect_plan(fx.config(second.0), &[(ADDR, UPDATE)])
-            .check(check_route(fx, second.1, 2)),
-        Step::import_verify(ADDR, &fx.id()),
-    ]);
+    let variants = vec![
+        (fx.config(first.0), first.1),
+        (fx.config(second.0), second.1),
+    ];
+    TestCase::new().run(feature_steps(ADDR, &fx.id(), variants, |expected, v| {
+        check_route(fx, expected, v)
+    }));
 }
 
 /// One weighted target in the API.
@@ -272,6 +210,183 @@ fn http_simple_json(fx: &Fixture) -> Value {
     }})
 }
 
+/// A route block of `kind` (`http_route`, ...): `matcher` (e.g. [`matching`]), an action
+/// sending everything to node `a` at weight 100, then `extra` (further blocks, each on lines
+/// of its own).
+fn to_a(kind: &str, matcher: &str, extra: &str) -> String {
+    format!(
+        r#"
+    {kind} {{{matcher}
+      action {{
+        weighted_target {{
+          virtual_node = appmesh_virtual_node.a.name
+          weight       = 100
+        }}
+      }}
+{extra}    }}
+"#
+    )
+}
+
+/// A `match` block holding `lines` (for [`to_a`]).
+fn matching(lines: &[&str]) -> String {
+    let body: String = lines.iter().map(|l| format!("        {l}\n")).collect();
+    format!("\n      match {{\n{body}      }}\n")
+}
+
+/// The API form of [`to_a`]: `{member: {match, action, ...extra}}` (`matcher` left out
+/// when `None`).
+fn to_a_json(fx: &Fixture, member: &str, matcher: Option<Value>, extra: Value) -> Value {
+    let mut route = json!({"action": {"weightedTargets": [target(&fx.node_a, 100)]}});
+    if let Some(m) = matcher {
+        route["match"] = m;
+    }
+    if let Value::Object(extra) = extra {
+        for (k, v) in extra {
+            route[k] = v;
+        }
+    }
+    json!({ member: route })
+}
+
+/// The route kinds the retry, timeout and port tests run on.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// `http_route` matching prefix `/`.
+    Http,
+    /// `grpc_route` matching service `greeter.Greeter`.
+    Grpc,
+    /// `tcp_route`, which matches nothing but a port.
+    Tcp,
+}
+
+impl Kind {
+    fn protocol(self) -> &'static str {
+        match self {
+            Kind::Http => "http",
+            Kind::Grpc => "grpc",
+            Kind::Tcp => "tcp",
+        }
+    }
+
+    /// The Terraform block and the API member.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::Http => ("http_route", "httpRoute"),
+            Kind::Grpc => ("grpc_route", "grpcRoute"),
+            Kind::Tcp => ("tcp_route", "tcpRoute"),
+        }
+    }
+
+    /// The kind's usual match: its HCL lines and its API form.
+    fn usual_match(self) -> (Vec<String>, Value) {
+        match self {
+            Kind::Http => (vec![r#"prefix = "/""#.to_owned()], json!({"prefix": "/"})),
+            Kind::Grpc => (
+                vec![r#"service_name = "greeter.Greeter""#.to_owned()],
+                json!({"serviceName": "greeter.Greeter"}),
+            ),
+            Kind::Tcp => (Vec::new(), json!({})),
+        }
+    }
+
+    /// The route to `a` with the usual match, plus `port` in the match when given, then
+    /// `extra` blocks.
+    fn body(self, port: Option<u32>, extra: &str) -> String {
+        let (mut lines, _) = self.usual_match();
+        lines.extend(port.map(|p| format!("port = {p}")));
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let matcher = if lines.is_empty() {
+            String::new()
+        } else {
+            matching(&lines)
+        };
+        to_a(self.names().0, &matcher, extra)
+    }
+
+    /// The API form of [`Kind::body`].
+    fn json(self, fx: &Fixture, port: Option<u32>, extra: Value) -> Value {
+        let (lines, mut m) = self.usual_match();
+        if let Some(p) = port {
+            m["port"] = json!(p);
+        }
+        let m = (!lines.is_empty() || port.is_some()).then_some(m);
+        to_a_json(fx, self.names().1, m, extra)
+    }
+}
+
+/// A port-match test: a router with listeners on 8080 and 8081 and a `kind` route matching
+/// port `first`, then `second`.
+fn port_match_feature(kind: Kind, first: u32, second: u32) {
+    let fx = Fixture::new(kind.protocol()).router_ports(&[8080, 8081]);
+    feature(
+        &fx,
+        (
+            &kind.body(Some(first), ""),
+            kind.json(&fx, Some(first), json!({})),
+        ),
+        (
+            &kind.body(Some(second), ""),
+            kind.json(&fx, Some(second), json!({})),
+        ),
+    );
+}
+
+/// A retry-policy test: `first` and `second` are the `retry_policy` body in HCL and API form.
+fn retry_policy_feature(kind: Kind, first: (&str, Value), second: (&str, Value)) {
+    let fx = Fixture::new(kind.protocol());
+    let body =
+        |retry: &str| kind.body(None, &format!("\n      retry_policy {{{retry}\n      }}\n"));
+    let json_for = |retry: Value| kind.json(&fx, None, json!({"retryPolicy": retry}));
+    feature(
+        &fx,
+        (&body(first.0), json_for(first.1)),
+        (&body(second.0), json_for(second.1)),
+    );
+}
+
+/// A timeout test: `idle` and `per_request` timeouts in `units` (idle, per request), with
+/// the values `first` and then `second`.
+fn timeout_feature(kind: Kind, units: (&str, &str), first: (u32, u32), second: (u32, u32)) {
+    let fx = Fixture::new(kind.protocol());
+    let (idle_unit, per_request_unit) = units;
+    let body = |(idle, per_request): (u32, u32)| {
+        kind.body(
+            None,
+            &format!(
+                r#"
+      timeout {{
+        idle {{
+          unit  = "{idle_unit}"
+          value = {idle}
+        }}
+
+        per_request {{
+          unit  = "{per_request_unit}"
+          value = {per_request}
+        }}
+      }}
+"#
+            ),
+        )
+    };
+    let json_for = |(idle, per_request): (u32, u32)| {
+        kind.json(
+            &fx,
+            None,
+            json!({"timeout": {
+                "idle": {"unit": idle_unit, "value": idle},
+                "perRequest": {"unit": per_request_unit, "value": per_request}
+            }}),
+        )
+    };
+    feature(
+        &fx,
+        (&body(first), json_for(first)),
+        (&body(second), json_for(second)),
+    );
+}
+
 // === lifecycle ===
 
 #[test]
@@ -284,10 +399,7 @@ fn basic() {
         Step::apply(fx.config(HTTP_SIMPLE))
             .check(check_route(&fx, expected, 1))
             .check(move |state, api| {
-                let values = state.values(ADDR).as_object().unwrap();
-                let actual: BTreeSet<&str> = values.keys().map(String::as_str).collect();
-                let expected: BTreeSet<&str> = ATTRIBUTES.iter().copied().collect();
-                assert_eq!(actual, expected, "top-level attributes of appmesh_route");
+                assert_top_level_attributes(state, ADDR);
                 state.assert_attr(ADDR, "name", &route);
                 state.assert_attr(ADDR, "mesh_name", &mesh);
                 state.assert_attr(ADDR, "virtual_router_name", &router);
@@ -719,31 +831,12 @@ fn http_query_parameter() {
 fn http_path() {
     let fx = Fixture::new("http");
     let body = |path: &str| {
-        format!(
-            r#"
-    http_route {{
-      match {{
-        path {{
-          {path}
-        }}
-      }}
-
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-    }}
-"#
-        )
+        let matcher =
+            format!("\n      match {{\n        path {{\n          {path}\n        }}\n      }}\n");
+        to_a("http_route", &matcher, "")
     };
-    let json_for = |path: Value| {
-        json!({"httpRoute": {
-            "match": {"path": path},
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]}
-        }})
-    };
+    let json_for =
+        |path: Value| to_a_json(&fx, "httpRoute", Some(json!({"path": path})), json!({}));
     feature(
         &fx,
         (
@@ -761,30 +854,19 @@ fn http_path() {
 fn http_method_scheme() {
     let fx = Fixture::new("http");
     let body = |method: &str, scheme: &str| {
-        format!(
-            r#"
-    http_route {{
-      match {{
-        prefix = "/"
-        method = "{method}"
-        scheme = "{scheme}"
-      }}
-
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-    }}
-"#
+        let (method, scheme) = (
+            format!("method = \"{method}\""),
+            format!("scheme = \"{scheme}\""),
+        );
+        to_a(
+            "http_route",
+            &matching(&[r#"prefix = "/""#, &method, &scheme]),
+            "",
         )
     };
     let json_for = |method: &str, scheme: &str| {
-        json!({"httpRoute": {
-            "match": {"prefix": "/", "method": method, "scheme": scheme},
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]}
-        }})
+        let m = json!({"prefix": "/", "method": method, "scheme": scheme});
+        to_a_json(&fx, "httpRoute", Some(m), json!({}))
     };
     feature(
         &fx,
@@ -796,37 +878,7 @@ fn http_method_scheme() {
 #[test]
 fn http_port_match() {
     // A router with two listeners: the route must say which port it serves.
-    let fx = Fixture::new("http").router_ports(&[8080, 8081]);
-    let body = |port: u32| {
-        format!(
-            r#"
-    http_route {{
-      match {{
-        prefix = "/"
-        port   = {port}
-      }}
-
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-    }}
-"#
-        )
-    };
-    let json_for = |port: u32| {
-        json!({"httpRoute": {
-            "match": {"prefix": "/", "port": port},
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]}
-        }})
-    };
-    feature(
-        &fx,
-        (&body(8080), json_for(8080)),
-        (&body(8081), json_for(8081)),
-    );
+    port_match_feature(Kind::Http, 8080, 8081);
 }
 
 #[test]
@@ -1068,28 +1120,8 @@ fn grpc_route() {
 fn grpc_route_empty_match() {
     // `match {}` means any service (terraform-provider-aws#16816).
     let fx = Fixture::new("grpc");
-    let body = |matcher: &str| {
-        format!(
-            r#"
-    grpc_route {{
-      match {{{matcher}}}
-
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-    }}
-"#
-        )
-    };
-    let json_for = |matcher: Value| {
-        json!({"grpcRoute": {
-            "match": matcher,
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]}
-        }})
-    };
+    let body = |matcher: &str| to_a("grpc_route", &format!("\n      match {{{matcher}}}\n"), "");
+    let json_for = |matcher: Value| to_a_json(&fx, "grpcRoute", Some(matcher), json!({}));
     feature(
         &fx,
         (&body(""), json_for(json!({}))),
@@ -1106,31 +1138,17 @@ fn grpc_route_empty_match() {
 fn tcp_route() {
     let fx = Fixture::new("tcp");
     let body = |unit: &str, value: u32| {
-        format!(
-            r#"
-    tcp_route {{
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-
-      timeout {{
-        idle {{
-          unit  = "{unit}"
-          value = {value}
-        }}
-      }}
-    }}
-"#
-        )
+        let timeout = format!(
+            "\n      timeout {{\n        idle {{\n          unit  = \"{unit}\"\n          value = {value}\n        }}\n      }}\n"
+        );
+        Kind::Tcp.body(None, &timeout)
     };
     let json_for = |unit: &str, value: u32| {
-        json!({"tcpRoute": {
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]},
-            "timeout": {"idle": {"unit": unit, "value": value}}
-        }})
+        Kind::Tcp.json(
+            &fx,
+            None,
+            json!({"timeout": {"idle": {"unit": unit, "value": value}}}),
+        )
     };
     feature(
         &fx,
@@ -1143,40 +1161,10 @@ fn tcp_route() {
 
 #[test]
 fn http_retry_policy() {
-    let fx = Fixture::new("http");
-    let body = |retry: &str| {
-        format!(
-            r#"
-    http_route {{
-      match {{
-        prefix = "/"
-      }}
-
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-
-      retry_policy {{{retry}
-      }}
-    }}
-"#
-        )
-    };
-    let json_for = |retry: Value| {
-        json!({"httpRoute": {
-            "match": {"prefix": "/"},
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]},
-            "retryPolicy": retry
-        }})
-    };
-    feature(
-        &fx,
+    retry_policy_feature(
+        Kind::Http,
         (
-            &body(
-                r#"
+            r#"
         max_retries       = 0
         http_retry_events = ["server-error", "gateway-error"]
         tcp_retry_events  = ["connection-error"]
@@ -1185,17 +1173,15 @@ fn http_retry_policy() {
           unit  = "s"
           value = 15
         }"#,
-            ),
-            json_for(json!({
+            json!({
                 "maxRetries": 0,
                 "httpRetryEvents": ["server-error", "gateway-error"],
                 "tcpRetryEvents": ["connection-error"],
                 "perRetryTimeout": {"unit": "s", "value": 15}
-            })),
+            }),
         ),
         (
-            &body(
-                r#"
+            r#"
         max_retries       = 3
         http_retry_events = ["client-error", "stream-error"]
 
@@ -1203,52 +1189,21 @@ fn http_retry_policy() {
           unit  = "ms"
           value = 250
         }"#,
-            ),
-            json_for(json!({
+            json!({
                 "maxRetries": 3,
                 "httpRetryEvents": ["client-error", "stream-error"],
                 "perRetryTimeout": {"unit": "ms", "value": 250}
-            })),
+            }),
         ),
     );
 }
 
 #[test]
 fn grpc_retry_policy() {
-    let fx = Fixture::new("grpc");
-    let body = |retry: &str| {
-        format!(
-            r#"
-    grpc_route {{
-      match {{
-        service_name = "greeter.Greeter"
-      }}
-
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-
-      retry_policy {{{retry}
-      }}
-    }}
-"#
-        )
-    };
-    let json_for = |retry: Value| {
-        json!({"grpcRoute": {
-            "match": {"serviceName": "greeter.Greeter"},
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]},
-            "retryPolicy": retry
-        }})
-    };
-    feature(
-        &fx,
+    retry_policy_feature(
+        Kind::Grpc,
         (
-            &body(
-                r#"
+            r#"
         max_retries       = 0
         grpc_retry_events = ["cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"]
         http_retry_events = ["server-error"]
@@ -1258,18 +1213,16 @@ fn grpc_retry_policy() {
           unit  = "ms"
           value = 500
         }"#,
-            ),
-            json_for(json!({
+            json!({
                 "maxRetries": 0,
                 "grpcRetryEvents": ["cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"],
                 "httpRetryEvents": ["server-error"],
                 "tcpRetryEvents": ["connection-error"],
                 "perRetryTimeout": {"unit": "ms", "value": 500}
-            })),
+            }),
         ),
         (
-            &body(
-                r#"
+            r#"
         max_retries       = 5
         grpc_retry_events = ["unavailable"]
 
@@ -1277,115 +1230,24 @@ fn grpc_retry_policy() {
           unit  = "s"
           value = 2
         }"#,
-            ),
-            json_for(json!({
+            json!({
                 "maxRetries": 5,
                 "grpcRetryEvents": ["unavailable"],
                 "perRetryTimeout": {"unit": "s", "value": 2}
-            })),
+            }),
         ),
     );
 }
 
 #[test]
 fn http_timeout() {
-    let fx = Fixture::new("http");
-    let body = |idle: u32, per_request: u32| {
-        format!(
-            r#"
-    http_route {{
-      match {{
-        prefix = "/"
-      }}
-
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-
-      timeout {{
-        idle {{
-          unit  = "s"
-          value = {idle}
-        }}
-
-        per_request {{
-          unit  = "ms"
-          value = {per_request}
-        }}
-      }}
-    }}
-"#
-        )
-    };
-    let json_for = |idle: u32, per_request: u32| {
-        json!({"httpRoute": {
-            "match": {"prefix": "/"},
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]},
-            "timeout": {
-                "idle": {"unit": "s", "value": idle},
-                "perRequest": {"unit": "ms", "value": per_request}
-            }
-        }})
-    };
     // A zero value disables the timeout: it must reach the API.
-    feature(
-        &fx,
-        (&body(0, 0), json_for(0, 0)),
-        (&body(600, 250), json_for(600, 250)),
-    );
+    timeout_feature(Kind::Http, ("s", "ms"), (0, 0), (600, 250));
 }
 
 #[test]
 fn grpc_timeout() {
-    let fx = Fixture::new("grpc");
-    let body = |idle: u32, per_request: u32| {
-        format!(
-            r#"
-    grpc_route {{
-      match {{
-        service_name = "greeter.Greeter"
-      }}
-
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-
-      timeout {{
-        idle {{
-          unit  = "ms"
-          value = {idle}
-        }}
-
-        per_request {{
-          unit  = "s"
-          value = {per_request}
-        }}
-      }}
-    }}
-"#
-        )
-    };
-    let json_for = |idle: u32, per_request: u32| {
-        json!({"grpcRoute": {
-            "match": {"serviceName": "greeter.Greeter"},
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]},
-            "timeout": {
-                "idle": {"unit": "ms", "value": idle},
-                "perRequest": {"unit": "s", "value": per_request}
-            }
-        }})
-    };
-    feature(
-        &fx,
-        (&body(0, 15), json_for(0, 15)),
-        (&body(1000, 0), json_for(1000, 0)),
-    );
+    timeout_feature(Kind::Grpc, ("ms", "s"), (0, 15), (1000, 0));
 }
 
 #[test]
@@ -1500,71 +1362,12 @@ fn weighted_targets_are_a_set() {
 
 #[test]
 fn grpc_port_match() {
-    let fx = Fixture::new("grpc").router_ports(&[8080, 8081]);
-    let body = |port: u32| {
-        format!(
-            r#"
-    grpc_route {{
-      match {{
-        service_name = "greeter.Greeter"
-        port         = {port}
-      }}
-
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-    }}
-"#
-        )
-    };
-    let json_for = |port: u32| {
-        json!({"grpcRoute": {
-            "match": {"serviceName": "greeter.Greeter", "port": port},
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]}
-        }})
-    };
-    feature(
-        &fx,
-        (&body(8081), json_for(8081)),
-        (&body(8080), json_for(8080)),
-    );
+    port_match_feature(Kind::Grpc, 8081, 8080);
 }
 
 #[test]
 fn tcp_port_match() {
-    let fx = Fixture::new("tcp").router_ports(&[8080, 8081]);
-    let body = |port: u32| {
-        format!(
-            r#"
-    tcp_route {{
-      match {{
-        port = {port}
-      }}
-
-      action {{
-        weighted_target {{
-          virtual_node = appmesh_virtual_node.a.name
-          weight       = 100
-        }}
-      }}
-    }}
-"#
-        )
-    };
-    let json_for = |port: u32| {
-        json!({"tcpRoute": {
-            "match": {"port": port},
-            "action": {"weightedTargets": [target(&fx.node_a, 100)]}
-        }})
-    };
-    feature(
-        &fx,
-        (&body(8080), json_for(8080)),
-        (&body(8081), json_for(8081)),
-    );
+    port_match_feature(Kind::Tcp, 8080, 8081);
 }
 
 #[test]

@@ -6,65 +6,33 @@
 
 #![allow(clippy::unwrap_used)]
 
-use appmesh_acceptance::{api_path, assert_metadata, random_name, Step, TestCase};
+use appmesh_acceptance::{
+    api_path, assert_metadata, bare_node_hcl, listeners_hcl, mesh_child_hcl, mesh_hcl,
+    node_service_hcl, random_name, router_hcl, Step, TestCase,
+};
 use serde_json::json;
 
 /// A mesh, a virtual node `serviceB` and a virtual service `serviceb.apps.local` it provides.
 fn base(mesh: &str, listener_protocol: &str) -> String {
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-
-resource "appmesh_virtual_node" "serviceb" {{
-  name      = "serviceB"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    listener {{
-      port_mapping {{
-        port     = 8080
-        protocol = "{listener_protocol}"
-      }}
-    }}
-
-    service_discovery {{
-      dns {{
-        hostname = "serviceb.apps.local"
-      }}
-    }}
-  }}
-}}
-
-resource "appmesh_virtual_service" "serviceb" {{
-  name      = "serviceb.apps.local"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    provider {{
-      virtual_node {{
-        virtual_node_name = appmesh_virtual_node.serviceb.name
-      }}
-    }}
-  }}
-}}
-
-resource "appmesh_virtual_gateway" "test" {{
-  name      = "ingress-gw"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    listener {{
-      port_mapping {{
-        port     = 8080
-        protocol = "{listener_protocol}"
-      }}
-    }}
-  }}
-}}
-"#
-    )
+    let listeners = listeners_hcl(listener_protocol, &[8080]);
+    [
+        mesh_hcl(mesh),
+        node_service_hcl(
+            "serviceb",
+            "serviceB",
+            &listeners,
+            "serviceb.apps.local",
+            "serviceb.apps.local",
+        ),
+        mesh_child_hcl(
+            "appmesh_virtual_gateway",
+            "test",
+            "ingress-gw",
+            &format!("{listeners}  "),
+            "",
+        ),
+    ]
+    .concat()
 }
 
 #[test]
@@ -194,11 +162,7 @@ resource "appmesh_gateway_route" "test" {{
 fn virtual_node_cloud_map_ip_preference_and_json_log() {
     let mesh = random_name();
     let config = format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-
+        r#"{mesh_block}
 resource "appmesh_virtual_node" "test" {{
   name      = "serviceBv2"
   mesh_name = appmesh_mesh.test.id
@@ -259,7 +223,8 @@ resource "appmesh_virtual_node" "test" {{
     }}
   }}
 }}
-"#
+"#,
+        mesh_block = mesh_hcl(&mesh)
     );
     let addr = "appmesh_virtual_node.test";
     TestCase::new().run(vec![
@@ -306,32 +271,7 @@ resource "appmesh_virtual_node" "test" {{
 fn route_header_range_from_zero() {
     let mesh = random_name();
     let config = format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-
-resource "appmesh_virtual_router" "test" {{
-  name      = "serviceB"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    listener {{
-      port_mapping {{
-        port     = 8080
-        protocol = "http"
-      }}
-    }}
-  }}
-}}
-
-resource "appmesh_virtual_node" "test" {{
-  name      = "serviceB"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{}}
-}}
-
+        r#"{mesh_block}{router}{node}
 resource "appmesh_route" "test" {{
   name                = "serviceB"
   mesh_name           = appmesh_mesh.test.id
@@ -365,7 +305,10 @@ resource "appmesh_route" "test" {{
     }}
   }}
 }}
-"#
+"#,
+        mesh_block = mesh_hcl(&mesh),
+        router = router_hcl("test", "serviceB", "http", &[8080]),
+        node = bare_node_hcl("test", "serviceB"),
     );
     let addr = "appmesh_route.test";
     TestCase::new().run(vec![
@@ -388,16 +331,13 @@ fn spec_is_required_on_child_resources() {
     let mesh = random_name();
     TestCase::new().run(vec![Step::expect_error(
         format!(
-            r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-
+            r#"{mesh_block}
 resource "appmesh_virtual_router" "test" {{
   name      = "serviceB"
   mesh_name = appmesh_mesh.test.id
 }}
-"#
+"#,
+            mesh_block = mesh_hcl(&mesh)
         ),
         r"(?i)spec.*required|required.*spec",
     )]);

@@ -11,50 +11,23 @@
 #![allow(clippy::unwrap_used)]
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::rc::Rc;
 
+use appmesh_acceptance::spec::{check_spec, feature_steps};
 use appmesh_acceptance::{
-    api_path, assert_metadata, assert_tags, paths, random_name, version, Api, State, Step,
-    TestCase, DELETE, REPLACE, UPDATE,
+    api_listener, api_path, assert_tags, assert_top_level_attributes, listener_hcl,
+    mesh_child_block_hcl, mesh_hcl, paths, random_name, tags_hcl, version, Step, TestCase,
+    ACM_CA_ARN_1, ACM_CA_ARN_2, DELETE, REPLACE, UPDATE,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const ADDR: &str = "appmesh_virtual_gateway.test";
 const MESH: &str = "appmesh_mesh.test";
 
-/// The top-level attributes of `appmesh_virtual_gateway` (as in
-/// `aws_appmesh_virtual_gateway`, minus `region`).
-const ATTRIBUTES: &[&str] = &[
-    "arn",
-    "created_date",
-    "id",
-    "last_updated_date",
-    "mesh_name",
-    "mesh_owner",
-    "name",
-    "resource_owner",
-    "spec",
-    "tags",
-    "tags_all",
-];
-
 const ACM_CERTIFICATE: &str =
     "arn:aws:acm:us-east-1:123456789012:certificate/0e4a2f1b-5c6d-4e7f-8a9b-0c1d2e3f4a5b";
-const ACM_CA_1: &str = "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/11111111-2222-3333-4444-555555555555";
-const ACM_CA_2: &str = "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/66666666-7777-8888-9999-000000000000";
 
 // === configurations ===
-
-fn config_mesh(mesh: &str) -> String {
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-"#
-    )
-}
 
 /// The mesh and a gateway whose `spec` block holds `spec` (an HCL body).
 fn config(mesh: &str, gateway: &str, spec: &str) -> String {
@@ -62,173 +35,14 @@ fn config(mesh: &str, gateway: &str, spec: &str) -> String {
 }
 
 fn config_tags(mesh: &str, gateway: &str, spec: &str, tags: &[(&str, &str)]) -> String {
-    let tags = if tags.is_empty() {
-        String::new()
-    } else {
-        let entries: String = tags
-            .iter()
-            .map(|(k, v)| format!("    {k} = \"{v}\"\n"))
-            .collect();
-        format!("\n  tags = {{\n{entries}  }}\n")
-    };
-    format!(
-        r#"{mesh_block}
-resource "appmesh_virtual_gateway" "test" {{
-  name      = "{gateway}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-{spec}
-  }}
-{tags}}}
-"#,
-        mesh_block = config_mesh(mesh)
-    )
-}
-
-/// A `listener` block on `port`/`protocol` with `extra` (more blocks) inside.
-fn listener(port: u16, protocol: &str, extra: &str) -> String {
-    format!(
-        r#"
-    listener {{
-      port_mapping {{
-        port     = {port}
-        protocol = "{protocol}"
-      }}
-{extra}
-    }}
-"#
-    )
-}
-
-/// The API form of a plain listener.
-fn api_listener(port: u16, protocol: &str) -> Value {
-    json!({"portMapping": {"port": port, "protocol": protocol}})
-}
-
-// === state ↔ API ===
-
-/// Terraform repeated blocks (lists or sets of structures) and their API member names; every
-/// other block is a single API object.
-const REPEATED: &[(&str, &str)] = &[
-    ("listener", "listeners"),
-    ("json", "json"),
-    ("header", "headers"),
-    ("query_parameter", "queryParameters"),
-    ("metadata", "metadata"),
-];
-
-/// API members that are sets in Terraform: compared without regard to order.
-const SETS: &[&str] = &[
-    "ports",
-    "exact",
-    "certificateAuthorityArns",
-    "headers",
-    "queryParameters",
-    "metadata",
-];
-
-fn camel(snake: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for c in snake.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Converts one Terraform block (from `terraform show -json`) into its API JSON form:
-/// snake_case → camelCase, singular repeated blocks → plural arrays, `list≤1` blocks →
-/// objects; nulls and empty collections are left out.
-fn block_to_api(block: &Map<String, Value>) -> Value {
-    let mut out = Map::new();
-    for (name, value) in block {
-        match value {
-            Value::Null => {}
-            Value::Array(items) if items.is_empty() => {}
-            Value::Array(items) => {
-                if let Some((_, member)) = REPEATED.iter().find(|(tf, _)| tf == name) {
-                    let list = items
-                        .iter()
-                        .map(|i| block_to_api(i.as_object().unwrap()))
-                        .collect();
-                    out.insert((*member).to_owned(), Value::Array(list));
-                } else if let Some(obj) = items[0].as_object() {
-                    assert_eq!(items.len(), 1, "{name} is a single block: {value}");
-                    out.insert(camel(name), block_to_api(obj));
-                } else {
-                    out.insert(camel(name), value.clone());
-                }
-            }
-            Value::Object(map) if map.is_empty() => {}
-            other => {
-                out.insert(camel(name), other.clone());
-            }
-        }
-    }
-    Value::Object(out)
-}
-
-/// The resource's `spec` in state, in API form.
-fn state_spec(state: &State, address: &str) -> Value {
-    let spec = state.values(address)["spec"].as_array().cloned();
-    let spec = spec.unwrap_or_default();
-    assert_eq!(spec.len(), 1, "{address}: spec.# must be 1");
-    block_to_api(spec[0].as_object().unwrap())
-}
-
-/// Sorts the arrays that are sets, so two specs compare regardless of set order.
-fn normalize(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let mut v = normalize(v);
-                    if let (true, Value::Array(items)) = (SETS.contains(&k.as_str()), &mut v) {
-                        items.sort_by_key(|i| i.to_string());
-                    }
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
-        other => other.clone(),
-    }
-}
-
-fn assert_same_spec(what: &str, actual: &Value, expected: &Value) {
-    assert_eq!(
-        normalize(actual),
-        normalize(expected),
-        "{what}\n--- actual ---\n{actual:#}\n--- expected ---\n{expected:#}"
+    let gateway = mesh_child_block_hcl(
+        "appmesh_virtual_gateway",
+        "test",
+        gateway,
+        spec,
+        &tags_hcl(tags),
     );
-}
-
-/// A check: the API holds exactly `expected` as the spec, the state's spec is the API's,
-/// the metadata attributes match and the object is at `expected_version`.
-fn check_spec(expected: Value, expected_version: i64) -> impl Fn(&State, &Api) + 'static {
-    move |state, api| {
-        let data = api.get(&api_path(state, ADDR));
-        assert_metadata(state, ADDR, &data);
-        assert_same_spec(
-            "the API's spec differs from the configuration",
-            &data["spec"],
-            &expected,
-        );
-        assert_same_spec(
-            "the spec in state differs from the API's",
-            &state_spec(state, ADDR),
-            &data["spec"],
-        );
-        assert_eq!(version(&data), expected_version, "metadata.version");
-    }
+    format!("{}{gateway}", mesh_hcl(mesh))
 }
 
 /// Runs a feature test: `variants` are (spec HCL, expected API spec) pairs; the first is
@@ -236,20 +50,13 @@ fn check_spec(expected: Value, expected_version: i64) -> impl Fn(&State, &Api) +
 fn feature(variants: Vec<(String, Value)>) {
     let (mesh, gateway) = (random_name(), random_name());
     let id = format!("{mesh}/{gateway}");
-    let mut steps = Vec::new();
-    for (i, (spec, expected)) in variants.into_iter().enumerate() {
-        let cfg = config(&mesh, &gateway, &spec);
-        let check = check_spec(expected, i as i64 + 1);
-        if i == 0 {
-            steps.push(Step::apply(cfg).check(check));
-            steps.push(Step::plan_empty());
-            steps.push(Step::import_verify(ADDR, &id));
-        } else {
-            steps.push(Step::expect_plan(cfg, &[(ADDR, UPDATE)]).check(check));
-        }
-    }
-    steps.push(Step::import_verify(ADDR, &id));
-    TestCase::new().run(steps);
+    let variants = variants
+        .into_iter()
+        .map(|(spec, expected)| (config(&mesh, &gateway, &spec), expected))
+        .collect();
+    TestCase::new().run(feature_steps(ADDR, &id, variants, |expected, v| {
+        check_spec(ADDR, expected, v)
+    }));
 }
 
 // === lifecycle ===
@@ -259,19 +66,14 @@ fn basic() {
     let (mesh, gateway) = (random_name(), random_name());
     let (m, g) = (mesh.clone(), gateway.clone());
     TestCase::new().run(vec![
-        Step::apply(config(&mesh, &gateway, &listener(8080, "http", "")))
+        Step::apply(config(&mesh, &gateway, &listener_hcl(8080, "http", "")))
             .check(check_spec(
+                ADDR,
                 json!({"listeners": [api_listener(8080, "http")]}),
                 1,
             ))
             .check(move |state, api| {
-                let values = state.values(ADDR).as_object().unwrap();
-                let actual: BTreeSet<&str> = values.keys().map(String::as_str).collect();
-                let expected: BTreeSet<&str> = ATTRIBUTES.iter().copied().collect();
-                assert_eq!(
-                    actual, expected,
-                    "top-level attributes of appmesh_virtual_gateway"
-                );
+                assert_top_level_attributes(state, ADDR);
                 let data = api.get(&paths::virtual_gateway(&m, &g));
                 state.assert_attr(ADDR, "name", &g);
                 state.assert_attr(ADDR, "mesh_name", &m);
@@ -309,7 +111,7 @@ resource "appmesh_virtual_gateway" "other" {{
   spec {{{listener}  }}
 }}
 "#,
-        listener = listener(8080, "http", "")
+        listener = listener_hcl(8080, "http", "")
     )
 }
 
@@ -319,16 +121,16 @@ fn import() {
     let id = format!("{mesh}/{gateway}");
     let spec = format!(
         "{}{}",
-        listener(8080, "http", ""),
-        listener(8081, "grpc", "")
+        listener_hcl(8080, "http", ""),
+        listener_hcl(8081, "grpc", "")
     );
     let expected = json!({"listeners": [api_listener(8080, "http"), api_listener(8081, "grpc")]});
     TestCase::new().run(vec![
         Step::apply(config_tags(&mesh, &gateway, &spec, &[("Name", "ingress")])),
         Step::import_verify(ADDR, &id),
         Step::import_block(ADDR, &id),
-        Step::generate_config(config_mesh(&mesh), ADDR, &id)
-            .check(check_spec(expected, 1))
+        Step::generate_config(mesh_hcl(&mesh), ADDR, &id)
+            .check(check_spec(ADDR, expected, 1))
             .check(|state, api| assert_tags(state, api, ADDR, &[("Name", "ingress")])),
         // Back to the configuration that references the mesh (the generated one names it
         // literally), so the destroy order is known again.
@@ -360,17 +162,19 @@ fn update() {
     let id_before = Rc::new(RefCell::new(String::new()));
     let id_after = id_before.clone();
     TestCase::new().run(vec![
-        Step::apply(config(&mesh, &gateway, &listener(8080, "http", "")))
+        Step::apply(config(&mesh, &gateway, &listener_hcl(8080, "http", "")))
             .check(check_spec(
+                ADDR,
                 json!({"listeners": [api_listener(8080, "http")]}),
                 1,
             ))
             .check(move |state, _| *id_before.borrow_mut() = state.expect_attr(ADDR, "id")),
         Step::expect_plan(
-            config(&mesh, &gateway, &listener(8081, "http", "")),
+            config(&mesh, &gateway, &listener_hcl(8081, "http", "")),
             &[(ADDR, UPDATE)],
         )
         .check(check_spec(
+            ADDR,
             json!({"listeners": [api_listener(8081, "http")]}),
             2,
         ))
@@ -386,11 +190,12 @@ fn update() {
 fn replace() {
     let (mesh, old, new) = (random_name(), random_name(), random_name());
     let (m, o, n) = (mesh.clone(), old.clone(), new.clone());
-    let spec = listener(8080, "http", "");
+    let spec = listener_hcl(8080, "http", "");
     TestCase::new().run(vec![
         Step::apply(config(&mesh, &old, &spec)),
         Step::expect_plan(config(&mesh, &new, &spec), &[(ADDR, REPLACE)])
             .check(check_spec(
+                ADDR,
                 json!({"listeners": [api_listener(8080, "http")]}),
                 1,
             ))
@@ -414,11 +219,12 @@ fn replace() {
 #[test]
 fn disappears() {
     let (mesh, gateway) = (random_name(), random_name());
-    let spec = listener(8080, "http", "");
+    let spec = listener_hcl(8080, "http", "");
     TestCase::new().run(vec![
         Step::apply(config(&mesh, &gateway, &spec)),
         Step::disappear(ADDR, &paths::virtual_gateway(&mesh, &gateway)),
         Step::apply(config(&mesh, &gateway, &spec)).check(check_spec(
+            ADDR,
             json!({"listeners": [api_listener(8080, "http")]}),
             1,
         )),
@@ -430,9 +236,9 @@ fn destroy() {
     let (mesh, gateway) = (random_name(), random_name());
     let (m, g) = (mesh.clone(), gateway.clone());
     TestCase::new().run(vec![
-        Step::apply(config(&mesh, &gateway, &listener(8080, "http", ""))),
+        Step::apply(config(&mesh, &gateway, &listener_hcl(8080, "http", ""))),
         // Removing the resource block deletes the gateway and leaves the mesh.
-        Step::expect_plan(config_mesh(&mesh), &[(ADDR, DELETE)]).check(move |state, api| {
+        Step::expect_plan(mesh_hcl(&mesh), &[(ADDR, DELETE)]).check(move |state, api| {
             assert!(
                 api.try_get(&paths::virtual_gateway(&m, &g)).is_none(),
                 "the gateway is deleted"
@@ -449,7 +255,7 @@ fn validation() {
     TestCase::new().run(vec![
         // Gateways have no tcp listeners.
         Step::expect_error(
-            config(&mesh, &gateway, &listener(8080, "tcp", "")),
+            config(&mesh, &gateway, &listener_hcl(8080, "tcp", "")),
             r#"spec\.listener\[0\]\.port_mapping\.protocol must be one of http, http2, grpc \(found "tcp"\)"#,
         ),
         // At least one listener.
@@ -464,7 +270,7 @@ fn backend_defaults() {
     let backend_defaults = |tls: &str| {
         format!(
             "{}\n    backend_defaults {{\n      client_policy {{\n        tls {{\n{tls}\n        }}\n      }}\n    }}\n",
-            listener(8080, "http", "")
+            listener_hcl(8080, "http", "")
         )
     };
     let api = |tls: Value| {
@@ -483,7 +289,7 @@ fn backend_defaults() {
           validation {{
             trust {{
               acm {{
-                certificate_authority_arns = ["{ACM_CA_1}"]
+                certificate_authority_arns = ["{ACM_CA_ARN_1}"]
               }}
             }}
           }}"#
@@ -491,7 +297,7 @@ fn backend_defaults() {
             api(json!({
                 "enforce": true,
                 "ports": [8443],
-                "validation": {"trust": {"acm": {"certificateAuthorityArns": [ACM_CA_1]}}},
+                "validation": {"trust": {"acm": {"certificateAuthorityArns": [ACM_CA_ARN_1]}}},
             })),
         ),
         // Two CAs, ports changed.
@@ -503,7 +309,7 @@ fn backend_defaults() {
           validation {{
             trust {{
               acm {{
-                certificate_authority_arns = ["{ACM_CA_2}", "{ACM_CA_1}"]
+                certificate_authority_arns = ["{ACM_CA_ARN_2}", "{ACM_CA_ARN_1}"]
               }}
             }}
           }}"#
@@ -511,7 +317,7 @@ fn backend_defaults() {
             api(json!({
                 "enforce": true,
                 "ports": [8443, 9443],
-                "validation": {"trust": {"acm": {"certificateAuthorityArns": [ACM_CA_1, ACM_CA_2]}}},
+                "validation": {"trust": {"acm": {"certificateAuthorityArns": [ACM_CA_ARN_1, ACM_CA_ARN_2]}}},
             })),
         ),
         // File trust with subject alternative names, not enforced, client certificate files.
@@ -587,7 +393,7 @@ fn backend_defaults() {
 #[test]
 fn listener_connection_pool() {
     let pool = |protocol: &str, pool: &str| {
-        listener(
+        listener_hcl(
             8080,
             protocol,
             &format!("\n      connection_pool {{\n{pool}\n      }}"),
@@ -632,7 +438,7 @@ fn listener_connection_pool_must_fit_protocol() {
         config(
             &mesh,
             &gateway,
-            &listener(
+            &listener_hcl(
                 8080,
                 "http",
                 "\n      connection_pool {\n        grpc {\n          max_requests = 4\n        }\n      }",
@@ -645,7 +451,7 @@ fn listener_connection_pool_must_fit_protocol() {
 #[test]
 fn listener_health_check() {
     let check = |body: &str| {
-        listener(
+        listener_hcl(
             8080,
             "http2",
             &format!("\n      health_check {{\n{body}\n      }}"),
@@ -700,7 +506,7 @@ fn listener_health_check() {
 
 #[test]
 fn listener_tls() {
-    let tls = |body: &str| listener(8080, "http", &format!("\n      tls {{\n{body}\n      }}"));
+    let tls = |body: &str| listener_hcl(8080, "http", &format!("\n      tls {{\n{body}\n      }}"));
     let api = |tls: Value| {
         json!({"listeners": [{
             "portMapping": {"port": 8080, "protocol": "http"},
@@ -756,7 +562,7 @@ fn listener_tls() {
 #[test]
 fn listener_validation() {
     let tls = |validation: &str| {
-        listener(
+        listener_hcl(
             8080,
             "http",
             &format!(
@@ -930,8 +736,8 @@ fn multi_listener_validation() {
         (
             format!(
                 "{}{}",
-                listener(8080, "http", &file_tls("a.apps.local")),
-                listener(8081, "http2", sds_tls)
+                listener_hcl(8080, "http", &file_tls("a.apps.local")),
+                listener_hcl(8081, "http2", sds_tls)
             ),
             json!({"listeners": [api_file(8080, "a.apps.local"), api_sds(8081)]}),
         ),
@@ -939,9 +745,9 @@ fn multi_listener_validation() {
         (
             format!(
                 "{}{}{}",
-                listener(8080, "http", &file_tls("b.apps.local")),
-                listener(8081, "http2", sds_tls),
-                listener(8082, "grpc", &acm_tls)
+                listener_hcl(8080, "http", &file_tls("b.apps.local")),
+                listener_hcl(8081, "http2", sds_tls),
+                listener_hcl(8082, "grpc", &acm_tls)
             ),
             json!({"listeners": [api_file(8080, "b.apps.local"), api_sds(8081), api_acm]}),
         ),
@@ -949,8 +755,8 @@ fn multi_listener_validation() {
         (
             format!(
                 "{}{}",
-                listener(8081, "http2", sds_tls),
-                listener(8080, "http", &file_tls("b.apps.local"))
+                listener_hcl(8081, "http2", sds_tls),
+                listener_hcl(8080, "http", &file_tls("b.apps.local"))
             ),
             json!({"listeners": [api_sds(8081), api_file(8080, "b.apps.local")]}),
         ),
@@ -962,7 +768,7 @@ fn logging() {
     let logging = |file: &str| {
         format!(
             "{}\n    logging {{\n      access_log {{\n        file {{\n{file}\n        }}\n      }}\n    }}\n",
-            listener(8080, "http", "")
+            listener_hcl(8080, "http", "")
         )
     };
     let api = |file: Value| {
@@ -1021,7 +827,7 @@ fn logging() {
         ),
         // Logging removed altogether.
         (
-            listener(8080, "http", ""),
+            listener_hcl(8080, "http", ""),
             json!({"listeners": [api_listener(8080, "http")]}),
         ),
     ]);
@@ -1052,7 +858,7 @@ fn logging_json_state_order() {
       }}
     }}
 "#,
-        listener(8080, "http", "")
+        listener_hcl(8080, "http", "")
     );
     TestCase::new().run(vec![Step::apply(config(&mesh, &gateway, &spec)).check(
         |state, api| {
@@ -1076,7 +882,7 @@ fn logging_json_state_order() {
 fn tags() {
     let (mesh, gateway) = (random_name(), random_name());
     let (m, g) = (mesh.clone(), gateway.clone());
-    let spec = listener(8080, "http", "");
+    let spec = listener_hcl(8080, "http", "");
     TestCase::new().run(vec![
         Step::apply(config_tags(&mesh, &gateway, &spec, &[("Name", "gw")]))
             .check(|state, api| assert_tags(state, api, ADDR, &[("Name", "gw")])),

@@ -11,54 +11,32 @@
 
 use std::collections::BTreeSet;
 
+use appmesh_acceptance::spec::sort_sets;
 use appmesh_acceptance::{
-    assert_metadata, assert_tags, paths, random_name, version, Api, State, Step, TestCase, REPLACE,
-    UPDATE,
+    api_listener, assert_metadata, assert_tags, assert_top_level_attributes, listener_hcl,
+    mesh_child_block_hcl, mesh_hcl, paths, random_name, tags_hcl, version, Api, State, Step,
+    TestCase, ACM_CA_ARN_1, ACM_CA_ARN_2, REPLACE, UPDATE,
 };
 use serde_json::{json, Value};
 
 const ADDR: &str = "appmesh_virtual_node.test";
 const MESH: &str = "appmesh_mesh.test";
 
-/// The top-level attributes of `appmesh_virtual_node` (as in `aws_appmesh_virtual_node`,
-/// minus `region`).
-const ATTRIBUTES: &[&str] = &[
-    "arn",
-    "created_date",
-    "id",
-    "last_updated_date",
-    "mesh_name",
-    "mesh_owner",
-    "name",
-    "resource_owner",
-    "spec",
-    "tags",
-    "tags_all",
+/// API members that Terraform models as sets, and Cloud Map `attributes` (a map): their
+/// order carries no meaning.
+const SET_MEMBERS: &[&str] = &[
+    "backends",
+    "ports",
+    "exact",
+    "certificateAuthorityArns",
+    "attributes",
 ];
-
-/// API members that Terraform models as sets: their order carries no meaning.
-const SET_MEMBERS: &[&str] = &["backends", "ports", "exact", "certificateAuthorityArns"];
 
 /// An ACM certificate ARN in the test account.
 const CERT_ARN: &str =
     "arn:aws:acm:us-east-1:123456789012:certificate/0c5a8b3e-1c43-4a36-9d1e-7c3b6f0a2d11";
-/// Two ACM Private CA ARNs in the test account.
-const CA_ARN_1: &str =
-    "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/11111111-2222-3333-4444-555555555555";
-const CA_ARN_2: &str =
-    "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/66666666-7777-8888-9999-000000000000";
 
 // === configurations ===
-
-fn config_mesh(mesh: &str) -> String {
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-"#
-    )
-}
 
 /// The mesh plus `appmesh_virtual_node.test` with `spec { <body> }`.
 fn config(mesh: &str, node: &str, body: &str) -> String {
@@ -66,51 +44,12 @@ fn config(mesh: &str, node: &str, body: &str) -> String {
 }
 
 fn config_tags(mesh: &str, node: &str, body: &str, tags: &[(&str, &str)]) -> String {
-    format!(
-        "{}{}",
-        config_mesh(mesh),
-        node_block("test", node, body, tags)
-    )
+    format!("{}{}", mesh_hcl(mesh), node_block("test", node, body, tags))
 }
 
 /// One `appmesh_virtual_node` block in the mesh `appmesh_mesh.test`.
 fn node_block(label: &str, node: &str, body: &str, tags: &[(&str, &str)]) -> String {
-    let tags = if tags.is_empty() {
-        String::new()
-    } else {
-        let entries: String = tags
-            .iter()
-            .map(|(k, v)| format!("    {k} = \"{v}\"\n"))
-            .collect();
-        format!("\n  tags = {{\n{entries}  }}\n")
-    };
-    format!(
-        r#"
-resource "appmesh_virtual_node" "{label}" {{
-  name      = "{node}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-{body}
-  }}
-{tags}}}
-"#
-    )
-}
-
-/// A listener block: the port mapping plus `extra` (further listener sub-blocks).
-fn listener(port: u16, protocol: &str, extra: &str) -> String {
-    format!(
-        r#"
-    listener {{
-      port_mapping {{
-        port     = {port}
-        protocol = "{protocol}"
-      }}
-{extra}
-    }}
-"#
-    )
+    mesh_child_block_hcl("appmesh_virtual_node", label, node, body, &tags_hcl(tags))
 }
 
 /// A DNS service discovery block.
@@ -128,12 +67,7 @@ fn dns(hostname: &str) -> String {
 
 /// One listener on `port`/`protocol` found through DNS at `hostname`.
 fn listener_dns(port: u16, protocol: &str, hostname: &str) -> String {
-    format!("{}{}", listener(port, protocol, ""), dns(hostname))
-}
-
-/// The API JSON of a bare listener.
-fn api_listener(port: u16, protocol: &str) -> Value {
-    json!({"portMapping": {"port": port, "protocol": protocol}})
+    format!("{}{}", listener_hcl(port, protocol, ""), dns(hostname))
 }
 
 /// The API JSON of DNS discovery.
@@ -147,35 +81,10 @@ fn describe(api: &Api, mesh: &str, node: &str) -> Value {
     api.get(&paths::virtual_node(mesh, node))
 }
 
-/// `v` with the arrays of set-valued members sorted, and Cloud Map attributes sorted by key.
-fn canonical(v: &Value) -> Value {
-    match v {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let v = canonical(v);
-                    let v = match v {
-                        Value::Array(mut items)
-                            if SET_MEMBERS.contains(&k.as_str()) || k == "attributes" =>
-                        {
-                            items.sort_by_key(|i| i.to_string());
-                            Value::Array(items)
-                        }
-                        other => other,
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
-    }
-}
-
 /// Asserts the API spec equals `expected` (sets compared without order).
 fn assert_api_spec(data: &Value, expected: &Value) {
-    let actual = canonical(&data["spec"]);
-    let expected = canonical(expected);
+    let actual = sort_sets(&data["spec"], SET_MEMBERS);
+    let expected = sort_sets(expected, SET_MEMBERS);
     assert!(
         actual == expected,
         "spec in the API differs from the configuration\n--- API ---\n{actual:#}\n--- expected ---\n{expected:#}"
@@ -234,7 +143,7 @@ fn basic() {
     let (mesh, bare, full) = (random_name(), random_name(), random_name());
     let hcl = format!(
         "{}{}{}",
-        config_mesh(&mesh),
+        mesh_hcl(&mesh),
         node_block("test", &bare, "", &[]),
         node_block(
             "listener",
@@ -258,13 +167,7 @@ fn basic() {
                 1,
             ))
             .check(move |state, api| {
-                let values = state.values(ADDR).as_object().unwrap();
-                let actual: BTreeSet<&str> = values.keys().map(String::as_str).collect();
-                let expected: BTreeSet<&str> = ATTRIBUTES.iter().copied().collect();
-                assert_eq!(
-                    actual, expected,
-                    "top-level attributes of appmesh_virtual_node"
-                );
+                assert_top_level_attributes(state, ADDR);
                 let data = describe(api, &m, &b);
                 state.assert_attr(ADDR, "name", &b);
                 state.assert_attr(ADDR, "mesh_name", &m);
@@ -340,7 +243,7 @@ fn import() {
         )),
         Step::import_block(ADDR, &id)
             .check(move |state, api| assert_tags(state, api, ADDR, tags)),
-        Step::generate_config(config_mesh(&mesh), ADDR, &id)
+        Step::generate_config(mesh_hcl(&mesh), ADDR, &id)
             .check(move |state, api| assert_tags(state, api, ADDR, tags)),
         // The generated configuration names the mesh literally; going back to the
         // referencing one is a no-op and restores the destroy order (node before mesh).
@@ -485,7 +388,7 @@ fn listeners() {
     let body = |listeners: &[(u16, &str)]| {
         let mut s: String = listeners
             .iter()
-            .map(|(port, protocol)| listener(*port, protocol, ""))
+            .map(|(port, protocol)| listener_hcl(*port, protocol, ""))
             .collect();
         s.push_str(&dns("multi.apps.local"));
         s
@@ -544,7 +447,7 @@ fn listener_tls() {
     let body = |tls: &str| {
         format!(
             "{}{}",
-            listener(8080, "http", &format!("      tls {{\n{tls}\n      }}")),
+            listener_hcl(8080, "http", &format!("      tls {{\n{tls}\n      }}")),
             dns("tls.apps.local")
         )
     };
@@ -672,7 +575,11 @@ fn listener_validation() {
         }}
       }}"#
         );
-        format!("{}{}", listener(8080, "http", &tls), dns("mtls.apps.local"))
+        format!(
+            "{}{}",
+            listener_hcl(8080, "http", &tls),
+            dns("mtls.apps.local")
+        )
     };
     let file_trust = r#"            file {
               certificate_chain = "/certs/ca.pem"
@@ -761,7 +668,11 @@ fn health_check() {
         interval_millis     = {interval}
       }}"#
         );
-        format!("{}{}", listener(8080, "http", &hc), dns("hc.apps.local"))
+        format!(
+            "{}{}",
+            listener_hcl(8080, "http", &hc),
+            dns("hc.apps.local")
+        )
     };
     let expected = |interval: u32| {
         json!({
@@ -819,7 +730,11 @@ fn outlier_detection() {
       }}"#,
             base.0, base.1, interval.0, interval.1
         );
-        format!("{}{}", listener(8080, "http", &od), dns("od.apps.local"))
+        format!(
+            "{}{}",
+            listener_hcl(8080, "http", &od),
+            dns("od.apps.local")
+        )
     };
     let expected = |base: (&str, u32), interval: (&str, u32), percent: u32, errors: u32| {
         json!({
@@ -899,26 +814,26 @@ fn connection_pool() {
         let pool = |inner: String| format!("      connection_pool {{\n{inner}\n      }}");
         format!(
             "{}{}{}{}{}",
-            listener(
+            listener_hcl(
                 8080,
                 "http",
                 &pool(format!("        http {{\n{http}\n        }}"))
             ),
-            listener(
+            listener_hcl(
                 8081,
                 "http2",
                 &pool(format!(
                     "        http2 {{\n          max_requests = {http2}\n        }}"
                 ))
             ),
-            listener(
+            listener_hcl(
                 8082,
                 "grpc",
                 &pool(format!(
                     "        grpc {{\n          max_requests = {grpc}\n        }}"
                 ))
             ),
-            listener(
+            listener_hcl(
                 8083,
                 "tcp",
                 &pool(format!(
@@ -947,7 +862,7 @@ fn connection_pool() {
     let http_pool_2 = "          max_connections = 200";
     let mismatched = format!(
         "{}{}",
-        listener(
+        listener_hcl(
             8080,
             "http",
             "      connection_pool {\n        http2 {\n          max_requests = 10\n        }\n      }"
@@ -1019,7 +934,7 @@ fn listener_timeout() {
     let body = |v: [(&str, u32); 7]| {
         format!(
             "{}{}{}{}{}",
-            listener(
+            listener_hcl(
                 8080,
                 "http",
                 &timeout(
@@ -1027,7 +942,7 @@ fn listener_timeout() {
                     dur("idle", v[0].0, v[0].1) + &dur("per_request", v[1].0, v[1].1)
                 )
             ),
-            listener(
+            listener_hcl(
                 8081,
                 "http2",
                 &timeout(
@@ -1035,7 +950,7 @@ fn listener_timeout() {
                     dur("idle", v[2].0, v[2].1) + &dur("per_request", v[3].0, v[3].1)
                 )
             ),
-            listener(
+            listener_hcl(
                 8082,
                 "grpc",
                 &timeout(
@@ -1043,7 +958,7 @@ fn listener_timeout() {
                     dur("idle", v[4].0, v[4].1) + &dur("per_request", v[5].0, v[5].1)
                 )
             ),
-            listener(8083, "tcp", &timeout("tcp", dur("idle", v[6].0, v[6].1))),
+            listener_hcl(8083, "tcp", &timeout("tcp", dur("idle", v[6].0, v[6].1))),
             dns("timeout.apps.local"),
         )
     };
@@ -1109,7 +1024,7 @@ fn dns_discovery() {
     let body = |extra: &str| {
         format!(
             "{}\n    service_discovery {{\n      dns {{\n        hostname = \"dns.apps.local\"\n{extra}\n      }}\n    }}\n",
-            listener(8080, "http", "")
+            listener_hcl(8080, "http", "")
         )
     };
     let expected = |dns: Value| {
@@ -1188,7 +1103,7 @@ fn cloud_map_discovery() {
       }}
     }}
 "#,
-            listener = listener(8080, "http", "")
+            listener = listener_hcl(8080, "http", "")
         )
     };
     let expected = |attributes: Value, ip: Option<&str>| {
@@ -1335,7 +1250,7 @@ fn backends() {
             validation {{
               trust {{
                 acm {{
-                  certificate_authority_arns = ["{CA_ARN_1}"]
+                  certificate_authority_arns = ["{ACM_CA_ARN_1}"]
                 }}
               }}
             }}
@@ -1357,7 +1272,7 @@ fn backends() {
             "virtualServiceName": "serviceb.apps.local",
             "clientPolicy": {"tls": {
                 "enforce": false,
-                "validation": {"trust": {"acm": {"certificateAuthorityArns": [CA_ARN_1]}}},
+                "validation": {"trust": {"acm": {"certificateAuthorityArns": [ACM_CA_ARN_1]}}},
             }},
         }},
         {"virtualService": {
@@ -1454,7 +1369,7 @@ fn backend_defaults() {
           validation {{
             trust {{
               acm {{
-                certificate_authority_arns = ["{CA_ARN_2}", "{CA_ARN_1}"]
+                certificate_authority_arns = ["{ACM_CA_ARN_2}", "{ACM_CA_ARN_1}"]
               }}
             }}
           }}"#
@@ -1504,7 +1419,7 @@ fn backend_defaults() {
                 expected(json!({
                     "enforce": true,
                     "ports": [8443],
-                    "validation": {"trust": {"acm": {"certificateAuthorityArns": [CA_ARN_1, CA_ARN_2]}}},
+                    "validation": {"trust": {"acm": {"certificateAuthorityArns": [ACM_CA_ARN_1, ACM_CA_ARN_2]}}},
                 })),
                 1,
             ))
@@ -1768,7 +1683,7 @@ fn validation() {
     let (mesh, node) = (random_name(), random_name());
     let no_spec = format!(
         "{}\nresource \"appmesh_virtual_node\" \"test\" {{\n  name      = \"{node}\"\n  mesh_name = appmesh_mesh.test.id\n}}\n",
-        config_mesh(&mesh)
+        mesh_hcl(&mesh)
     );
     let both_discoveries = format!(
         r#"{listener}
@@ -1782,7 +1697,7 @@ fn validation() {
       }}
     }}
 "#,
-        listener = listener(8080, "http", "")
+        listener = listener_hcl(8080, "http", "")
     );
     TestCase::new().run(vec![
         // `spec` is required on a virtual node, even if empty.

@@ -3,42 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
-
 use appmesh_acceptance::{
-    assert_metadata, assert_tags, paths, random_name, version, Api, State, Step, TestCase, REPLACE,
-    UPDATE,
+    assert_metadata, assert_tags, assert_top_level_attributes, listener_hcl, mesh_child_hcl,
+    mesh_hcl, paths, random_name, tags_hcl, version, Api, State, Step, TestCase, REPLACE, UPDATE,
 };
 use serde_json::{json, Value};
 
 const ADDR: &str = "appmesh_virtual_router.test";
 const MESH: &str = "appmesh_mesh.test";
-
-/// The top-level attributes of `appmesh_virtual_router` (as in `aws_appmesh_virtual_router`,
-/// minus `region`).
-const ATTRIBUTES: &[&str] = &[
-    "arn",
-    "created_date",
-    "id",
-    "last_updated_date",
-    "mesh_name",
-    "mesh_owner",
-    "name",
-    "resource_owner",
-    "spec",
-    "tags",
-    "tags_all",
-];
-
-fn config_mesh(mesh: &str) -> String {
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-"#
-    )
-}
 
 fn config(mesh: &str, router: &str, listeners: &[(u32, &str)]) -> String {
     config_tags(mesh, router, listeners, &[])
@@ -52,39 +24,17 @@ fn config_tags(
 ) -> String {
     let listeners: String = listeners
         .iter()
-        .map(|(port, protocol)| {
-            format!(
-                r#"
-    listener {{
-      port_mapping {{
-        port     = {port}
-        protocol = "{protocol}"
-      }}
-    }}
-"#
-            )
-        })
+        .map(|(port, protocol)| listener_hcl(port, protocol, ""))
         .collect();
-    let tags = if tags.is_empty() {
-        String::new()
-    } else {
-        let entries: String = tags
-            .iter()
-            .map(|(k, v)| format!("    {k} = \"{v}\"\n"))
-            .collect();
-        format!("\n  tags = {{\n{entries}  }}\n")
-    };
-    format!(
-        r#"{mesh_block}
-resource "appmesh_virtual_router" "test" {{
-  name      = "{router}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{{listeners}  }}
-{tags}}}
-"#,
-        mesh_block = config_mesh(mesh)
-    )
+    let spec = format!("{listeners}  ");
+    let router = mesh_child_hcl(
+        "appmesh_virtual_router",
+        "test",
+        router,
+        &spec,
+        &tags_hcl(tags),
+    );
+    format!("{}{router}", mesh_hcl(mesh))
 }
 
 fn describe(api: &Api, mesh: &str, router: &str) -> Value {
@@ -143,13 +93,7 @@ fn basic() {
         Step::apply(config(&mesh, &router, &[(8080, "http")]))
             .check(check_router(&mesh, &router, &[(8080, "http")], 1))
             .check(move |state, api| {
-                let values = state.values(ADDR).as_object().unwrap();
-                let actual: BTreeSet<&str> = values.keys().map(String::as_str).collect();
-                let expected: BTreeSet<&str> = ATTRIBUTES.iter().copied().collect();
-                assert_eq!(
-                    actual, expected,
-                    "top-level attributes of appmesh_virtual_router"
-                );
+                assert_top_level_attributes(state, ADDR);
                 state.assert_attr(ADDR, "name", &r);
                 state.assert_attr(ADDR, "mesh_name", &m);
                 let arn = state.expect_attr(ADDR, "arn");
@@ -188,7 +132,7 @@ fn import() {
         Step::apply(config_tags(&mesh, &router, listeners, &[("Name", "router")])),
         Step::import_verify(ADDR, &id),
         Step::import_block(ADDR, &id),
-        Step::generate_config(config_mesh(&mesh), ADDR, &id)
+        Step::generate_config(mesh_hcl(&mesh), ADDR, &id)
             .check(check_router(&mesh, &router, &[(8080, "http"), (8081, "grpc")], 1))
             .check(|state, api| assert_tags(state, api, ADDR, &[("Name", "router")])),
         // The generated configuration names the mesh literally, so terraform no longer

@@ -7,32 +7,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
-
 use appmesh_acceptance::{
-    assert_metadata, assert_tags, paths, random_name, version, Api, State, Step, TestCase, REPLACE,
-    UPDATE,
+    assert_metadata, assert_tags, assert_top_level_attributes, bare_node_hcl, mesh_child_hcl,
+    mesh_hcl, paths, random_name, router_hcl, tags_hcl, version, Api, State, Step, TestCase,
+    REPLACE, UPDATE,
 };
 use serde_json::{json, Value};
 
 const ADDR: &str = "appmesh_virtual_service.test";
 const MESH: &str = "appmesh_mesh.test";
-
-/// The top-level attributes of `appmesh_virtual_service` (as in `aws_appmesh_virtual_service`,
-/// minus `region`).
-const ATTRIBUTES: &[&str] = &[
-    "arn",
-    "created_date",
-    "id",
-    "last_updated_date",
-    "mesh_name",
-    "mesh_owner",
-    "name",
-    "resource_owner",
-    "spec",
-    "tags",
-    "tags_all",
-];
 
 /// What provides the service.
 #[derive(Clone, Copy, Debug)]
@@ -85,45 +68,13 @@ impl Names {
 
 /// The mesh, nodes `a` and `b` and router `r`: everything but the service.
 fn config_base(n: &Names) -> String {
-    format!(
-        r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-
-resource "appmesh_virtual_node" "a" {{
-  name      = "{a}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{}}
-}}
-
-resource "appmesh_virtual_node" "b" {{
-  name      = "{b}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{}}
-}}
-
-resource "appmesh_virtual_router" "r" {{
-  name      = "{r}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{
-    listener {{
-      port_mapping {{
-        port     = 8080
-        protocol = "http"
-      }}
-    }}
-  }}
-}}
-"#,
-        mesh = n.mesh,
-        a = n.node_a,
-        b = n.node_b,
-        r = n.router,
-    )
+    [
+        mesh_hcl(&n.mesh),
+        bare_node_hcl("a", &n.node_a),
+        bare_node_hcl("b", &n.node_b),
+        router_hcl("r", &n.router, "http", &[8080]),
+    ]
+    .concat()
 }
 
 fn config(n: &Names, service: &str, provider: Provider) -> String {
@@ -158,26 +109,9 @@ fn config_tags(n: &Names, service: &str, provider: Provider, tags: &[(&str, &str
   "#
         .to_owned(),
     };
-    let tags = if tags.is_empty() {
-        String::new()
-    } else {
-        let entries: String = tags
-            .iter()
-            .map(|(k, v)| format!("    {k} = \"{v}\"\n"))
-            .collect();
-        format!("\n  tags = {{\n{entries}  }}\n")
-    };
-    format!(
-        r#"{base}
-resource "appmesh_virtual_service" "test" {{
-  name      = "{service}"
-  mesh_name = appmesh_mesh.test.id
-
-  spec {{{provider}}}
-{tags}}}
-"#,
-        base = config_base(n)
-    )
+    let tags = tags_hcl(tags);
+    let service = mesh_child_hcl("appmesh_virtual_service", "test", service, &provider, &tags);
+    format!("{}{service}", config_base(n))
 }
 
 /// A service name in DNS form, unique per test.
@@ -261,13 +195,7 @@ fn basic() {
         Step::apply(config(&n, &service, Provider::None))
             .check(check_service(&n, &service, Provider::None, 1))
             .check(move |state, api| {
-                let values = state.values(ADDR).as_object().unwrap();
-                let actual: BTreeSet<&str> = values.keys().map(String::as_str).collect();
-                let expected: BTreeSet<&str> = ATTRIBUTES.iter().copied().collect();
-                assert_eq!(
-                    actual, expected,
-                    "top-level attributes of appmesh_virtual_service"
-                );
+                assert_top_level_attributes(state, ADDR);
                 let data = describe(api, &m, &s);
                 state.assert_attr(ADDR, "name", &s);
                 state.assert_attr(ADDR, "mesh_name", &m);
@@ -437,11 +365,7 @@ fn validation() {
         // diagnostic naming the operation and the service.
         Step::expect_apply_error(
             format!(
-                r#"
-resource "appmesh_mesh" "test" {{
-  name = "{mesh}"
-}}
-
+                r#"{mesh_block}
 resource "appmesh_virtual_service" "test" {{
   name      = "{service}"
   mesh_name = appmesh_mesh.test.id
@@ -455,7 +379,7 @@ resource "appmesh_virtual_service" "test" {{
   }}
 }}
 "#,
-                mesh = n.mesh
+                mesh_block = mesh_hcl(&n.mesh)
             ),
             &format!(
                 r"creating App Mesh Virtual Service \({mesh}/{svc}\): .*(NotFound|not found)",
