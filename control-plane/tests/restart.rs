@@ -22,12 +22,10 @@ use aws_sdk_appmesh::types::{
     DnsServiceDiscovery, EgressFilter, EgressFilterType, GatewayRouteSpec, GatewayRouteTarget,
     GatewayRouteVirtualService, HttpGatewayRoute, HttpGatewayRouteAction, HttpGatewayRouteMatch,
     Listener, MeshSpec, PortMapping, PortProtocol, ResourceMetadata, ServiceDiscovery,
-    VirtualGatewayListener, VirtualGatewayPortMapping, VirtualGatewayPortProtocol,
-    VirtualGatewaySpec, VirtualNodeSpec, VirtualRouterListener, VirtualRouterSpec,
-    VirtualServiceSpec,
+    VirtualNodeSpec, VirtualRouterListener, VirtualRouterSpec, VirtualServiceSpec,
 };
 use aws_sdk_appmesh::Client;
-use common::{ok, route_spec, router_provider, service_error, tag, tags_of, Server};
+use common::{gateway_spec, ok, route_spec, router_provider, service_error, tag, tags_of, Server};
 
 /// One resource, by kind and names.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -96,23 +94,6 @@ fn router_spec(port: i32) -> VirtualRouterSpec {
                 .build(),
         )
         .build()
-}
-
-fn gateway_spec() -> VirtualGatewaySpec {
-    VirtualGatewaySpec::builder()
-        .listeners(
-            VirtualGatewayListener::builder()
-                .port_mapping(
-                    VirtualGatewayPortMapping::builder()
-                        .port(8080)
-                        .protocol(VirtualGatewayPortProtocol::Http)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap()
 }
 
 fn gateway_route_spec(prefix: &str, service: &str) -> GatewayRouteSpec {

@@ -16,11 +16,12 @@ use aws_sdk_appmesh::types::{
     Backend, DnsServiceDiscovery, EgressFilter, EgressFilterType, GatewayRouteSpec,
     GatewayRouteTarget, GatewayRouteVirtualService, HttpGatewayRoute, HttpGatewayRouteAction,
     HttpGatewayRouteMatch, Listener, MeshSpec, PortMapping, PortProtocol, RouteSpec,
-    ServiceDiscovery, VirtualGatewayListener, VirtualGatewayPortMapping,
-    VirtualGatewayPortProtocol, VirtualGatewaySpec, VirtualNodeSpec, VirtualRouterListener,
-    VirtualRouterSpec, VirtualServiceBackend, VirtualServiceProvider, VirtualServiceSpec,
+    ServiceDiscovery, VirtualNodeSpec, VirtualRouterListener, VirtualRouterSpec,
+    VirtualServiceBackend, VirtualServiceProvider, VirtualServiceSpec,
 };
-use common::{check_meta, ok, route_spec, router_provider, service_error, tag, tags_of, Server};
+use common::{
+    check_meta, gateway_spec, ok, route_spec, router_provider, service_error, tag, tags_of, Server,
+};
 
 const MESH: &str = "apps";
 
@@ -404,22 +405,7 @@ async fn canonical_lifecycle_through_the_rust_sdk() {
         c.create_virtual_gateway()
             .mesh_name(MESH)
             .virtual_gateway_name("ingress-gw")
-            .spec(
-                VirtualGatewaySpec::builder()
-                    .listeners(
-                        VirtualGatewayListener::builder()
-                            .port_mapping(
-                                VirtualGatewayPortMapping::builder()
-                                    .port(8080)
-                                    .protocol(VirtualGatewayPortProtocol::Http)
-                                    .build()
-                                    .unwrap(),
-                            )
-                            .build(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
+            .spec(gateway_spec())
             .send()
             .await,
         "create VG",

@@ -405,3 +405,24 @@ pub(crate) async fn tags_of(c: &Client, arn: &str) -> std::collections::BTreeMap
         }
     }
 }
+
+/// A virtual gateway spec with one HTTP listener on 8080.
+pub(crate) fn gateway_spec() -> aws_sdk_appmesh::types::VirtualGatewaySpec {
+    use aws_sdk_appmesh::types::{
+        VirtualGatewayListener, VirtualGatewayPortMapping, VirtualGatewayPortProtocol,
+        VirtualGatewaySpec,
+    };
+    let port_mapping = VirtualGatewayPortMapping::builder()
+        .port(8080)
+        .protocol(VirtualGatewayPortProtocol::Http)
+        .build()
+        .unwrap();
+    VirtualGatewaySpec::builder()
+        .listeners(
+            VirtualGatewayListener::builder()
+                .port_mapping(port_mapping)
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
