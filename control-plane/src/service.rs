@@ -541,7 +541,10 @@ fn parse_spec(kind: Kind, body: &Value) -> Result<Spec, ApiError> {
         None | Some(Value::Null) => &empty,
         Some(v) => v,
     };
-    Spec::parse(kind, value, &Path::root().key("spec")).map_err(|v| ApiError::invalid(&v))
+    let mut spec =
+        Spec::parse(kind, value, &Path::root().key("spec")).map_err(|v| ApiError::invalid(&v))?;
+    rules::fill_service_defaults(&mut spec);
+    Ok(spec)
 }
 
 /// Tags sorted by key; duplicate keys and the reserved `aws:` prefix are refused.

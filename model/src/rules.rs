@@ -45,6 +45,32 @@ pub fn check_name(kind: Kind, name: &str, path: &Path) -> Vec<Violation> {
     out
 }
 
+/// Fills in what the service itself supplies when a request leaves it out, so a stored spec
+/// reads back the way App Mesh answered: a listener's health check that names no port checks
+/// the listener's own port (on virtual nodes and virtual gateways).
+///
+/// The control plane applies this before storing a spec; the provider applies it to plan the
+/// value the service will answer with.
+pub fn fill_service_defaults(spec: &mut Spec) {
+    match spec {
+        Spec::VirtualNode(s) => {
+            for l in s.listeners.iter_mut().flatten() {
+                if let Some(check) = &mut l.health_check {
+                    check.port.get_or_insert(l.port_mapping.port);
+                }
+            }
+        }
+        Spec::VirtualGateway(s) => {
+            for l in &mut s.listeners {
+                if let Some(check) = &mut l.health_check {
+                    check.port.get_or_insert(l.port_mapping.port);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Checks the rules on a specification; `path` is where the spec sits (usually `spec`).
 pub fn check_spec(spec: &Spec, path: &Path) -> Vec<Violation> {
     let mut v = Rules { out: Vec::new() };

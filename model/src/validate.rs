@@ -161,7 +161,7 @@ fn walk(shape: &Shape, value: &Value, path: &Path, out: &mut Vec<Violation>) {
             if n < l.min || l.max.is_some_and(|max| n > max) {
                 out.push(Violation::new(
                     path.clone(),
-                    count_problem(l.min, l.max, n, "items"),
+                    count_problem(l.min, l.max, n, "item"),
                 ));
             }
             for (i, item) in items.iter().enumerate() {
@@ -177,7 +177,7 @@ fn walk(shape: &Shape, value: &Value, path: &Path, out: &mut Vec<Violation>) {
             if n < t.min || t.max.is_some_and(|max| n > max) {
                 out.push(Violation::new(
                     path.clone(),
-                    count_problem(t.min, t.max, n, "characters"),
+                    count_problem(t.min, t.max, n, "character"),
                 ));
             }
             if let Some(rule) = t.rule {
@@ -284,11 +284,18 @@ fn type_error(path: &Path, expected: &str, found: &Value) -> Violation {
 }
 
 fn count_problem(min: usize, max: Option<usize>, n: usize, unit: &str) -> String {
+    let of = |count: usize| {
+        if count == 1 {
+            format!("{count} {unit}")
+        } else {
+            format!("{count} {unit}s")
+        }
+    };
     match max {
-        Some(max) if min == max => format!("must have exactly {min} {unit} (found {n})"),
-        Some(max) if min == 0 => format!("must have at most {max} {unit} (found {n})"),
-        Some(max) => format!("must have between {min} and {max} {unit} (found {n})"),
-        None => format!("must have at least {min} {unit} (found {n})"),
+        Some(max) if min == max => format!("must have exactly {} (found {n})", of(min)),
+        Some(max) if min == 0 => format!("must have at most {} (found {n})", of(max)),
+        Some(max) => format!("must have between {min} and {} (found {n})", of(max)),
+        None => format!("must have at least {} (found {n})", of(min)),
     }
 }
 
