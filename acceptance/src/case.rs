@@ -13,7 +13,9 @@ use std::path::Path;
 use regex::Regex;
 
 use crate::api::Api;
+use crate::checks::import_id;
 use crate::control_plane::ControlPlane;
+use crate::example_dir::copy_dir;
 use crate::state::{diff_flat, render_flat, Action, Plan, State};
 use crate::terraform::{hcl_string, Terraform};
 
@@ -71,13 +73,14 @@ enum Kind {
     },
     ExpectError {
         config: String,
-        pattern: Regex,
+        patterns: Vec<Regex>,
         phase: Phase,
     },
     Disappear {
         address: String,
         api_path: String,
     },
+    ReimportAll,
 }
 
 /// One step of a [`TestCase`].
@@ -169,9 +172,15 @@ impl Step {
     /// `terraform plan` of `config` must fail with output matching `pattern` (a regex,
     /// matched against the output with the diagnostic box and line wrapping removed).
     pub fn expect_error(config: impl Into<String>, pattern: &str) -> Step {
+        Step::expect_errors(config, &[pattern])
+    }
+
+    /// Like [`Step::expect_error`], with several patterns that must all match (in any
+    /// order: one plan reports every error it finds).
+    pub fn expect_errors(config: impl Into<String>, patterns: &[&str]) -> Step {
         Step::new(Kind::ExpectError {
             config: config.into(),
-            pattern: Regex::new(pattern).unwrap_or_else(|e| panic!("bad regex {pattern:?}: {e}")),
+            patterns: regexes(patterns),
             phase: Phase::Plan,
         })
     }
@@ -181,7 +190,7 @@ impl Step {
     pub fn expect_apply_error(config: impl Into<String>, pattern: &str) -> Step {
         Step::new(Kind::ExpectError {
             config: config.into(),
-            pattern: Regex::new(pattern).unwrap_or_else(|e| panic!("bad regex {pattern:?}: {e}")),
+            patterns: regexes(&[pattern]),
             phase: Phase::Apply,
         })
     }
@@ -193,6 +202,14 @@ impl Step {
             address: address.to_owned(),
             api_path: api_path.to_owned(),
         })
+    }
+
+    /// Forgets every resource in state and imports them all back with `import {}` blocks
+    /// (IDs from their state): the plan must import each with no changes and nothing else;
+    /// after applying it every attribute must equal what it was (see [`Step::ignore`]) and the
+    /// re-plan must be empty.
+    pub fn reimport_all() -> Step {
+        Step::new(Kind::ReimportAll)
     }
 
     /// Adds a check over the state (`terraform show -json`) and the API, run after the step.
@@ -227,12 +244,16 @@ impl Step {
             Kind::GenerateConfig { address, id, .. } => {
                 format!("generate config for {address} <- {id}")
             }
-            Kind::ExpectError { pattern, phase, .. } => {
-                format!("{phase:?} must fail with /{pattern}/")
+            Kind::ExpectError {
+                patterns, phase, ..
+            } => {
+                let all: Vec<String> = patterns.iter().map(|p| format!("/{p}/")).collect();
+                format!("{phase:?} must fail with {}", all.join(" and "))
             }
             Kind::Disappear { address, api_path } => {
                 format!("{address} disappears (DELETE {api_path})")
             }
+            Kind::ReimportAll => "forget everything, import it all back".to_owned(),
         }
     }
 }
@@ -291,6 +312,22 @@ impl TestCase {
         std::fs::write(self.work().join(PROVIDER_TF), hcl).expect("write provider.tf");
     }
 
+    /// Copies the files of `dir` (a directory under `acceptance/testdata/`, say) into the
+    /// working directory, sub-directories (local modules) included, then installs the
+    /// modules with `terraform get` (`terraform init` would ask the registry for the
+    /// provider, which `dev_overrides` supplies). Configuration files copied this way stay
+    /// in place for every step; a step's own configuration still goes to `main.tf`.
+    pub fn with_files(self, dir: &Path) -> TestCase {
+        copy_dir(dir, self.work());
+        self.tf.ok(&["get", "-no-color"]);
+        self
+    }
+
+    /// Writes `name` (e.g. `terraform.tfvars`) into the working directory.
+    pub fn write_file(&self, name: &str, content: &str) {
+        std::fs::write(self.work().join(name), content).expect("write a file");
+    }
+
     /// The control plane's REST client.
     pub fn api(&self) -> &Api {
         &self.api
@@ -344,15 +381,13 @@ impl TestCase {
         self.tf.dir()
     }
 
-    /// Replaces every configuration file but `provider.tf` with `files`.
+    /// Replaces the configuration files the steps write (`main.tf`, `import.tf`,
+    /// `generated.tf`) with `files`; `provider.tf` and files from [`TestCase::with_files`]
+    /// stay.
     fn write_files(&self, files: &Files) {
-        for entry in std::fs::read_dir(self.work()).expect("list the work directory") {
-            let path = entry.expect("directory entry").path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if name.ends_with(".tf") && name != PROVIDER_TF {
+        for name in [MAIN_TF, IMPORT_TF, GENERATED_TF] {
+            let path = self.work().join(name);
+            if path.exists() {
                 std::fs::remove_file(&path).expect("remove an old configuration file");
             }
         }
@@ -503,7 +538,7 @@ impl TestCase {
             }
             Kind::ExpectError {
                 config,
-                pattern,
+                patterns,
                 phase,
             } => {
                 self.write_config(&config);
@@ -522,23 +557,64 @@ impl TestCase {
                 };
                 assert!(
                     !out.success(),
-                    "expected terraform {phase:?} to fail with /{pattern}/, but it succeeded\n{}",
+                    "expected terraform {phase:?} to fail with {patterns:?}, but it succeeded\n{}",
                     out.report()
                 );
                 let text = out.output();
                 let flat = unwrap_diagnostics(&text);
-                assert!(
-                    pattern.is_match(&text) || pattern.is_match(&flat),
-                    "terraform {phase:?} failed, but its output does not match /{pattern}/\n\
-                     --- unwrapped output ---\n{flat}\n{}",
-                    out.report()
-                );
+                for pattern in &patterns {
+                    assert!(
+                        pattern.is_match(&text) || pattern.is_match(&flat),
+                        "terraform {phase:?} failed, but its output does not match /{pattern}/\n\
+                         --- unwrapped output ---\n{flat}\n{}",
+                        out.report()
+                    );
+                }
                 match flat.find("Error:") {
                     Some(at) => eprintln!("got the expected error: {}", &flat[at..]),
                     None => eprintln!("got the expected error: {flat}"),
                 }
                 self.restore();
                 self.run_checks(&checks);
+            }
+            Kind::ReimportAll => {
+                let state = self.tf.state();
+                let addresses: Vec<String> =
+                    state.addresses().iter().map(|a| (*a).to_owned()).collect();
+                assert!(!addresses.is_empty(), "nothing in state to re-import");
+                let before: BTreeMap<String, BTreeMap<String, String>> = addresses
+                    .iter()
+                    .map(|a| (a.clone(), state.flat(a)))
+                    .collect();
+                let ids: Vec<(String, String)> = addresses
+                    .iter()
+                    .map(|a| (a.clone(), import_id(&state, a)))
+                    .collect();
+                let mut rm = vec!["state", "rm", "-no-color"];
+                rm.extend(addresses.iter().map(String::as_str));
+                self.tf.ok(&rm);
+                let mut files = self.good.clone();
+                let blocks: String = ids.iter().map(|(a, id)| import_block(a, id)).collect();
+                files.0.insert(IMPORT_TF.to_owned(), blocks);
+                self.write_files(&files);
+                let (out, plan) = self.tf.plan_saved(PLAN_FILE, &[]);
+                for (address, id) in &ids {
+                    assert_importing(&plan, address, id, &out.stdout);
+                }
+                let others = plan.effective_actions();
+                assert!(
+                    others.is_empty(),
+                    "re-importing should change nothing, but the plan has {others:?}\n{}",
+                    out.stdout
+                );
+                self.tf.apply(Some(PLAN_FILE));
+                let state = self.tf.state();
+                for (address, before) in &before {
+                    assert_same_attributes(address, before, &state.flat(address), &ignore);
+                }
+                self.restore();
+                self.run_checks(&checks);
+                self.assert_plan_empty("after importing everything back");
             }
             Kind::Disappear { address, api_path } => {
                 self.api.delete(&api_path);
@@ -573,6 +649,13 @@ impl Drop for TestCase {
     }
 }
 
+fn regexes(patterns: &[&str]) -> Vec<Regex> {
+    patterns
+        .iter()
+        .map(|p| Regex::new(p).unwrap_or_else(|e| panic!("bad regex {p:?}: {e}")))
+        .collect()
+}
+
 /// An `import {}` block for `address`.
 pub fn import_block(address: &str, id: &str) -> String {
     format!(
@@ -604,6 +687,16 @@ fn assert_actions(plan: &Plan, expected: &BTreeMap<String, Vec<Action>>, plan_te
 }
 
 fn assert_import_plan(plan: &Plan, address: &str, id: &str, plan_text: &str) {
+    assert_importing(plan, address, id, plan_text);
+    let others = plan.effective_actions();
+    assert!(
+        others.is_empty(),
+        "importing {address} should change nothing, but the plan has {others:?}\n{plan_text}"
+    );
+}
+
+/// The plan imports `address` with `id` and changes nothing about it.
+fn assert_importing(plan: &Plan, address: &str, id: &str, plan_text: &str) {
     let change = plan
         .change(address)
         .unwrap_or_else(|| panic!("the plan has no change for {address}\n{plan_text}"));
@@ -616,11 +709,6 @@ fn assert_import_plan(plan: &Plan, address: &str, id: &str, plan_text: &str) {
         change.actions,
         [Action::NoOp],
         "importing {address} should need no changes\n{plan_text}"
-    );
-    let others = plan.effective_actions();
-    assert!(
-        others.is_empty(),
-        "importing {address} should change nothing, but the plan has {others:?}\n{plan_text}"
     );
 }
 

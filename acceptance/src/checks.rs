@@ -15,8 +15,32 @@ pub const ACCOUNT_ID: &str = "123456789012";
 
 /// The resource type of an address: `appmesh_mesh` for `module.m.appmesh_mesh.test[0]`.
 pub fn resource_type(address: &str) -> &str {
-    let without_index = address.split('[').next().unwrap_or(address);
-    let segments: Vec<&str> = without_index.split('.').collect();
+    // The type is the second-to-last dot-separated segment once instance keys (`[0]`,
+    // `["a.b"]`, on the resource or on a module) are set aside.
+    let mut segments = Vec::new();
+    let (mut start, mut depth, mut quoted) = (0, 0, false);
+    for (i, c) in address.char_indices() {
+        match c {
+            '"' if depth > 0 => quoted = !quoted,
+            '[' if !quoted => {
+                if depth == 0 {
+                    segments.push(&address[start..i]);
+                }
+                depth += 1;
+            }
+            ']' if !quoted => depth -= 1,
+            '.' if depth == 0 => {
+                if start < i && !address[start..i].ends_with(']') {
+                    segments.push(&address[start..i]);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth == 0 && !address[start..].ends_with(']') {
+        segments.push(&address[start..]);
+    }
     segments
         .len()
         .checked_sub(2)
@@ -68,6 +92,28 @@ pub fn api_path(state: &State, address: &str) -> String {
             &attr("name"),
         ),
         other => panic!("not an App Mesh resource type: {other}"),
+    }
+}
+
+/// The ID `terraform import` takes for the resource at `address`, from its state: `MESH`,
+/// `MESH/NAME` or `MESH/PARENT/NAME`.
+pub fn import_id(state: &State, address: &str) -> String {
+    let attr = |k: &str| state.expect_attr(address, k);
+    match resource_type(address) {
+        "appmesh_mesh" => attr("name"),
+        "appmesh_route" => format!(
+            "{}/{}/{}",
+            attr("mesh_name"),
+            attr("virtual_router_name"),
+            attr("name")
+        ),
+        "appmesh_gateway_route" => format!(
+            "{}/{}/{}",
+            attr("mesh_name"),
+            attr("virtual_gateway_name"),
+            attr("name")
+        ),
+        _ => format!("{}/{}", attr("mesh_name"), attr("name")),
     }
 }
 
@@ -235,6 +281,14 @@ mod tests {
         assert_eq!(
             resource_type("module.m.appmesh_route.r[0]"),
             "appmesh_route"
+        );
+        assert_eq!(
+            resource_type("module.service[\"web.v1\"].appmesh_virtual_node.this"),
+            "appmesh_virtual_node"
+        );
+        assert_eq!(
+            resource_type("module.a[0].module.b.appmesh_mesh.m[\"x\"]"),
+            "appmesh_mesh"
         );
     }
 }

@@ -45,6 +45,7 @@ pub mod api;
 pub mod case;
 pub mod checks;
 pub mod control_plane;
+pub mod example_dir;
 pub mod fixtures;
 pub mod spec;
 pub mod state;
@@ -61,15 +62,17 @@ pub use case::{
     REPLACE, UPDATE,
 };
 pub use checks::{
-    api_path, assert_metadata, assert_tags, parse_rfc3339, resource_type, version, ACCOUNT_ID,
-    REGION,
+    api_path, assert_metadata, assert_tags, import_id, parse_rfc3339, resource_type, version,
+    ACCOUNT_ID, REGION,
 };
 pub use control_plane::ControlPlane;
+pub use example_dir::{copy_dir, example_subdirs, examples_dir, list_all, list_names, ExampleDir};
 pub use fixtures::{
     api_listener, assert_top_level_attributes, bare_node_hcl, listener_hcl, listeners_hcl,
     mesh_child_block_hcl, mesh_child_hcl, mesh_hcl, node_service_hcl, router_hcl, tags_hcl,
     top_level_attributes, ACM_CA_ARN_1, ACM_CA_ARN_2,
 };
+pub use spec::{assert_same_spec, assert_state_matches_api, block_to_api, state_spec};
 pub use state::{flatten, Action, Plan, PlannedChange, State};
 pub use terraform::{Outcome, Terraform};
 

@@ -13,6 +13,8 @@ use crate::state::State;
 /// other block is a single API object.
 pub const REPEATED: &[(&str, &str)] = &[
     ("listener", "listeners"),
+    ("backend", "backends"),
+    ("weighted_target", "weightedTargets"),
     ("json", "json"),
     ("header", "headers"),
     ("query_parameter", "queryParameters"),
@@ -21,6 +23,11 @@ pub const REPEATED: &[(&str, &str)] = &[
 
 /// API members that are sets in Terraform: compared without regard to order.
 pub const SETS: &[&str] = &[
+    "backends",
+    "weightedTargets",
+    "grpcRetryEvents",
+    "httpRetryEvents",
+    "tcpRetryEvents",
     "ports",
     "exact",
     "certificateAuthorityArns",
@@ -174,6 +181,21 @@ where
     }
     steps.push(Step::import_verify(address, id));
     steps
+}
+
+/// For every resource in `state`: the object exists in the API, its identity and metadata
+/// attributes match ([`assert_metadata`]) and the spec in state is the API's, up to set
+/// order.
+pub fn assert_state_matches_api(state: &State, api: &Api) {
+    for address in state.addresses() {
+        let data = api.get(&api_path(state, address));
+        assert_metadata(state, address, &data);
+        assert_same_spec(
+            &format!("{address}: the spec in state differs from the API's"),
+            &state_spec(state, address),
+            &data["spec"],
+        );
+    }
 }
 
 #[cfg(test)]

@@ -64,16 +64,21 @@ fn flatten_into(out: &mut BTreeMap<String, String>, path: &str, value: &Value) {
 pub struct State {
     json: Value,
     resources: BTreeMap<String, Value>,
+    data: BTreeMap<String, Value>,
 }
 
 impl State {
     /// Reads the output of `terraform show -json` (for a state, not a plan).
     pub fn from_show_json(json: Value) -> State {
-        let mut resources = BTreeMap::new();
+        let (mut resources, mut data) = (BTreeMap::new(), BTreeMap::new());
         if let Some(root) = json.pointer("/values/root_module") {
-            collect_resources(root, &mut resources);
+            collect_resources(root, &mut resources, &mut data);
         }
-        State { json, resources }
+        State {
+            json,
+            resources,
+            data,
+        }
     }
 
     /// The raw `terraform show -json` document.
@@ -84,6 +89,17 @@ impl State {
     /// Addresses of all managed resources in state, sorted.
     pub fn addresses(&self) -> Vec<&str> {
         self.resources.keys().map(String::as_str).collect()
+    }
+
+    /// The flattened attributes of the data source at `address` (`data.appmesh_mesh.x`);
+    /// panics if it is not in state.
+    pub fn data_flat(&self, address: &str) -> BTreeMap<String, String> {
+        flatten(self.data.get(address).unwrap_or_else(|| {
+            panic!(
+                "{address} is not in state; data sources in state: {:?}",
+                self.data.keys().collect::<Vec<_>>()
+            )
+        }))
     }
 
     /// Whether `address` is in state.
@@ -180,15 +196,21 @@ impl State {
     }
 }
 
-fn collect_resources(module: &Value, out: &mut BTreeMap<String, Value>) {
+fn collect_resources(
+    module: &Value,
+    managed: &mut BTreeMap<String, Value>,
+    data: &mut BTreeMap<String, Value>,
+) {
     for r in module["resources"].as_array().into_iter().flatten() {
-        if r["mode"] == "managed" {
-            let address = r["address"].as_str().unwrap_or_default().to_owned();
-            out.insert(address, r["values"].clone());
-        }
+        let address = r["address"].as_str().unwrap_or_default().to_owned();
+        match r["mode"].as_str() {
+            Some("managed") => managed.insert(address, r["values"].clone()),
+            Some("data") => data.insert(address, r["values"].clone()),
+            _ => None,
+        };
     }
     for child in module["child_modules"].as_array().into_iter().flatten() {
-        collect_resources(child, out);
+        collect_resources(child, managed, data);
     }
 }
 

@@ -473,9 +473,11 @@ fn listener_health_check() {
         timeout_millis      = 2000
         interval_millis     = 5000"#,
             ),
+            // No port: the service checks the listener's, and reads it back.
             api(json!({
                 "protocol": "http2",
                 "path": "/ping",
+                "port": 8080,
                 "healthyThreshold": 3,
                 "unhealthyThreshold": 5,
                 "timeoutMillis": 2000,
@@ -486,7 +488,7 @@ fn listener_health_check() {
         (
             check(
                 r#"        protocol            = "grpc"
-        port                = 8080
+        port                = 9901
         healthy_threshold   = 4
         unhealthy_threshold = 9
         timeout_millis      = 3000
@@ -494,7 +496,7 @@ fn listener_health_check() {
             ),
             api(json!({
                 "protocol": "grpc",
-                "port": 8080,
+                "port": 9901,
                 "healthyThreshold": 4,
                 "unhealthyThreshold": 9,
                 "timeoutMillis": 3000,

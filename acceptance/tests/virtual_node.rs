@@ -678,9 +678,11 @@ fn health_check() {
         json!({
             "listeners": [{
                 "portMapping": {"port": 8080, "protocol": "http"},
+                // No port in the configuration: the service checks the listener's.
                 "healthCheck": {
                     "protocol": "http",
                     "path": "/ping",
+                    "port": 8080,
                     "healthyThreshold": 2,
                     "unhealthyThreshold": 5,
                     "timeoutMillis": 2000,
@@ -696,6 +698,7 @@ fn health_check() {
             .check(check_state(&[
                 ("spec.0.listener.0.health_check.0.path", "/ping"),
                 ("spec.0.listener.0.health_check.0.interval_millis", "5000"),
+                ("spec.0.listener.0.health_check.0.port", "8080"),
             ])),
         Step::import_verify(ADDR, &import_id(&mesh, &node)),
         Step::expect_plan(config(&mesh, &node, &body(10000)), &[(ADDR, UPDATE)])

@@ -133,6 +133,10 @@ impl Client {
                     tracing::debug!(%e, attempt, ?backoff, "retrying");
                     tokio::time::sleep(backoff).await;
                 }
+                Err(ApiError::Transport(why)) if attempt > 0 => {
+                    let tries = attempt + 1;
+                    return Err(ApiError::Transport(format!("{why}; tried {tries} times")));
+                }
                 other => return other,
             }
         }
@@ -168,7 +172,7 @@ impl Client {
             .http
             .execute(request)
             .await
-            .map_err(|e| ApiError::Transport(format!("{e:#}")))?;
+            .map_err(|e| ApiError::Transport(self.unreachable(&e)))?;
         let status = response.status().as_u16();
         let error_type = response
             .headers()
@@ -204,6 +208,40 @@ impl Client {
             code,
             message,
         })
+    }
+
+    /// Why a request got no answer, in words a user can act on: the endpoint and the
+    /// innermost causes (connection refused, a DNS failure, a TLS certificate problem, a
+    /// timeout) rather than reqwest's "error sending request".
+    fn unreachable(&self, e: &reqwest::Error) -> String {
+        let mut causes: Vec<String> = Vec::new();
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            source = cause.source();
+            // hyper's "client error (Connect)" only says which stage failed.
+            if text.starts_with("client error (") {
+                continue;
+            }
+            // Wrappers often repeat their cause's text; keep the most specific words.
+            causes.retain(|c| !text.contains(c.as_str()));
+            if !causes.iter().any(|c| c.contains(&text)) {
+                causes.push(text);
+            }
+        }
+        let why = if causes.is_empty() {
+            e.to_string()
+        } else {
+            causes.join(": ")
+        };
+        let what = if e.is_timeout() {
+            "no answer in time from"
+        } else if e.is_connect() {
+            "cannot connect to"
+        } else {
+            "lost the connection to"
+        };
+        format!("{what} the App Mesh API at {} ({why})", self.endpoint)
     }
 
     fn sign(&self, request: &mut http::Request<Vec<u8>>) -> Result<(), ApiError> {

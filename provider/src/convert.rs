@@ -9,6 +9,9 @@
 //!   when the API has nothing), every block a list, defaults filled where the API left a
 //!   member out. Used by Read, so import and `-generate-config-out` see everything.
 //! - [`apply_defaults`]: fills defaults into a planned block value.
+//! - [`normalize`]: reads "empty" the way the AWS provider (SDKv2) does: `""`, `[]` and `{}`
+//!   on an optional argument, and null map elements, are "not set".
+//! - [`unknown_computed`]: marks what the service fills in as unknown when left out.
 //! - [`tf_path`]: maps an API path (`spec.listeners[0].portMapping.port`) to the Terraform
 //!   attribute path (`spec[0].listener[0].port_mapping[0].port`) for diagnostics.
 
@@ -234,6 +237,82 @@ fn defaults_in_object(shape: &'static Shape, obj: &mut BTreeMap<String, ValueAny
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Normalises a single block value of `shape` (a list of at most one object) in place, the
+/// way the AWS provider (plugin SDKv2) reads a configuration: an empty string, an empty list
+/// or set and an empty map on an optional argument mean "not set" (null), and a map element
+/// whose value is null is no element. Configurations, plans and reads all pass through here,
+/// so `method_name = ""` from a module default plans, applies and imports like no
+/// `method_name` at all. Required arguments keep what was written, so the API's limits still
+/// speak about them. Unknown values are left alone.
+pub fn normalize(shape: &'static Shape, value: &mut ValueAny) {
+    if let ValueAny::List(items) = value {
+        for item in items {
+            if let ValueAny::Map(obj) = item {
+                normalize_object(shape, obj);
+            }
+        }
+    }
+}
+
+fn normalize_object(shape: &'static Shape, obj: &mut BTreeMap<String, ValueAny>) {
+    for f in fields(shape) {
+        let Some(v) = obj.get_mut(f.name.as_ref()) else {
+            continue;
+        };
+        match f.form {
+            Form::Single(inner) | Form::Repeated { item: inner, .. } => normalize(inner, v),
+            Form::Map => normalize_map(v),
+            _ if f.required => {}
+            Form::Attribute(_) | Form::Collection { .. } => normalize_scalar(v),
+        }
+    }
+}
+
+/// `""` and `[]` (an optional string, list or set left empty) are null.
+pub fn normalize_scalar(v: &mut ValueAny) {
+    let empty = match v {
+        ValueAny::String(s) => s.is_empty(),
+        ValueAny::List(items) => items.is_empty(),
+        _ => false,
+    };
+    if empty {
+        *v = ValueAny::Null;
+    }
+}
+
+/// A `map(string)` without its null elements, and null when nothing is left.
+pub fn normalize_map(v: &mut ValueAny) {
+    if let ValueAny::Map(m) = v {
+        m.retain(|_, e| *e != ValueAny::Null);
+        if m.is_empty() {
+            *v = ValueAny::Null;
+        }
+    }
+}
+
+/// Sets every attribute the service fills in ([`Field::computed`](crate::describe::Field))
+/// that is null in a planned block value to unknown: the service will answer with it.
+pub fn unknown_computed(shape: &'static Shape, value: &mut ValueAny) {
+    if let ValueAny::List(items) = value {
+        for item in items {
+            if let ValueAny::Map(obj) = item {
+                for f in fields(shape) {
+                    let Some(v) = obj.get_mut(f.name.as_ref()) else {
+                        continue;
+                    };
+                    match f.form {
+                        Form::Single(inner) | Form::Repeated { item: inner, .. } => {
+                            unknown_computed(inner, v)
+                        }
+                        _ if f.computed && *v == ValueAny::Null => *v = ValueAny::Unknown,
+                        _ => {}
+                    }
+                }
+            }
         }
     }
 }

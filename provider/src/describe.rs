@@ -27,6 +27,9 @@ pub struct Tweak {
     /// Required in Terraform although the API model leaves it optional (the service
     /// refuses it missing; `aws_appmesh_*` marks it required).
     pub required: bool,
+    /// Filled in by the service when the configuration leaves it out
+    /// ([`appmesh_model::rules::fill_service_defaults`]): optional and computed.
+    pub computed: bool,
 }
 
 /// A default value.
@@ -44,6 +47,7 @@ const PLAIN: Tweak = Tweak {
     as_map: false,
     default: None,
     required: false,
+    computed: false,
 };
 const fn renamed(name: &'static str) -> Tweak {
     Tweak {
@@ -65,6 +69,10 @@ const MAP: Tweak = Tweak {
 };
 const REQUIRED: Tweak = Tweak {
     required: true,
+    ..PLAIN
+};
+const COMPUTED: Tweak = Tweak {
+    computed: true,
     ..PLAIN
 };
 const fn default(value: Default) -> Tweak {
@@ -144,6 +152,8 @@ pub static TWEAKS: &[(&str, &str, Tweak)] = &[
         REQUIRED,
     ),
     ("HttpGatewayRoutePathRewrite", "exact", REQUIRED),
+    ("HealthCheckPolicy", "port", COMPUTED),
+    ("VirtualGatewayHealthCheckPolicy", "port", COMPUTED),
 ];
 
 /// The scalar types a Terraform attribute can have here.
@@ -195,6 +205,8 @@ pub struct Field {
     pub default: Option<Default>,
     /// Whether Terraform requires it.
     pub required: bool,
+    /// Whether the service fills it in when left out.
+    pub computed: bool,
 }
 
 /// The Terraform fields of a structure or union shape.
@@ -219,6 +231,7 @@ pub fn fields(shape: &'static Shape) -> Vec<Field> {
                 form: form(m.shape, &tweak),
                 default: tweak.default,
                 required: m.required || tweak.required,
+                computed: tweak.computed,
             }
         })
         .collect()

@@ -5,13 +5,17 @@
 //! - [`schema`]: Terraform schemas derived from it.
 //! - [`convert`]: the generic Terraform value ↔ API JSON converter.
 //! - [`resource`]: the one resource implementation, bound per kind.
+//! - [`data_source`]: the data sources (one object, and lists), bound per kind.
+//! - [`read`]: Describe, List and tags, shared by resources and data sources.
 //! - [`provider`]: configuration, credentials and the resource registry.
 //! - [`client`]: the SigV4-signed, retrying API client.
 
 pub mod client;
 pub mod convert;
+pub mod data_source;
 pub mod describe;
 pub mod provider;
+pub mod read;
 pub mod resource;
 pub mod schema;
 pub mod value;

@@ -1,7 +1,7 @@
 //! The provider: its configuration (endpoint, region, credentials, retries, default tags)
 //! and the registry of resources.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -11,9 +11,10 @@ use tf_provider::schema::{
     Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
 };
 use tf_provider::value::ValueAny;
-use tf_provider::{AttributePath, Diagnostics, DynamicResource, Provider};
+use tf_provider::{AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 
 use crate::client::Client;
+use crate::data_source::{ListDataSource, ObjectDataSource};
 use crate::describe::RESOURCES;
 use crate::resource::AppMeshResource;
 use crate::value::{get_str, obj};
@@ -28,6 +29,45 @@ pub struct Configured {
     pub client: Client,
     /// `default_tags { tags = {...} }`.
     pub default_tags: BTreeMap<String, String>,
+    /// `ignore_tags { keys = [...], key_prefixes = [...] }`.
+    pub ignore_tags: IgnoreTags,
+}
+
+impl Configured {
+    /// The tags a resource carries: the provider's `default_tags`, then the resource's own
+    /// (which win), without the keys `ignore_tags` names.
+    pub fn all_tags(&self, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut all = self.default_tags.clone();
+        all.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.ignore_tags.retain(&mut all);
+        all
+    }
+}
+
+/// Tag keys the provider neither reads, writes nor removes (tags other tools manage), as in
+/// the AWS provider's `ignore_tags` block.
+#[derive(Debug, Clone, Default)]
+pub struct IgnoreTags {
+    /// Exact keys.
+    pub keys: BTreeSet<String>,
+    /// Key prefixes.
+    pub key_prefixes: BTreeSet<String>,
+}
+
+impl IgnoreTags {
+    /// Whether `key` is ignored.
+    pub fn ignores(&self, key: &str) -> bool {
+        self.keys.contains(key)
+            || self
+                .key_prefixes
+                .iter()
+                .any(|p| key.starts_with(p.as_str()))
+    }
+
+    /// Drops the ignored keys from `tags`.
+    pub fn retain(&self, tags: &mut BTreeMap<String, String>) {
+        tags.retain(|k, _| !self.ignores(k));
+    }
 }
 
 /// Shared between the provider and its resources: resources exist before configuration.
@@ -73,11 +113,29 @@ pub fn provider_schema() -> Schema {
         description: Description::markdown("Tags applied to every resource this provider manages."),
         ..Block::default()
     };
+    let strings = || AttributeType::Set(Box::new(string()));
+    let ignore_tags = Block {
+        attributes: HashMap::from([
+            (
+                "keys".to_owned(),
+                attribute(strings(), "Tag keys the provider neither reads, writes nor removes.", false),
+            ),
+            (
+                "key_prefixes".to_owned(),
+                attribute(strings(), "Tag key prefixes the provider neither reads, writes nor removes.", false),
+            ),
+        ]),
+        description: Description::markdown("Tags managed outside Terraform: they are left out of `tags` and `tags_all`, never sent and never removed."),
+        ..Block::default()
+    };
     Schema {
         version: 1,
         block: Block {
             attributes,
-            blocks: HashMap::from([("default_tags".to_owned(), NestedBlock::Optional(default_tags))]),
+            blocks: HashMap::from([
+                ("default_tags".to_owned(), NestedBlock::Optional(default_tags)),
+                ("ignore_tags".to_owned(), NestedBlock::Optional(ignore_tags)),
+            ]),
             description: Description::markdown("The App Mesh provider manages meshes and their resources through the App Mesh API, such as the bundled `appmesh-control-plane`."),
             ..Block::default()
         },
@@ -118,6 +176,24 @@ impl Provider for AppMeshProvider {
                 None
             }
         }
+    }
+
+    fn get_data_sources(
+        &self,
+        _diags: &mut Diagnostics,
+    ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
+        let mut all: HashMap<String, Box<dyn DynamicDataSource>> = HashMap::new();
+        for def in RESOURCES {
+            all.insert(
+                ObjectDataSource::type_name(def),
+                Box::new(ObjectDataSource::new(def, self.shared.clone())),
+            );
+            all.insert(
+                ListDataSource::type_name(def),
+                Box::new(ListDataSource::new(def, self.shared.clone())),
+            );
+        }
+        Some(all)
     }
 
     fn get_resources(
@@ -223,11 +299,32 @@ async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Config
         }
     }
 
+    let mut ignore_tags = IgnoreTags::default();
+    if let Some(ValueAny::List(blocks)) = config.and_then(|c| c.get("ignore_tags")) {
+        if let Some(block) = blocks.first().and_then(|b| obj(b)) {
+            let strings = |name: &str| -> BTreeSet<String> {
+                match block.get(name) {
+                    Some(ValueAny::List(items)) => items
+                        .iter()
+                        .filter_map(|i| match i {
+                            ValueAny::String(s) if !s.is_empty() => Some(s.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => BTreeSet::new(),
+                }
+            };
+            ignore_tags.keys = strings("keys");
+            ignore_tags.key_prefixes = strings("key_prefixes");
+        }
+    }
+
     let client = Client::new(&endpoint, &region, credentials, max_retries)
         .map_err(|e| (None, format!("{e:#}")))?;
     Ok(Configured {
         client,
         default_tags,
+        ignore_tags,
     })
 }
 

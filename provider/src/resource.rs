@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use appmesh_model::shape::Shape;
-use appmesh_model::validate::{validate, Path, Violation};
+use appmesh_model::validate::{validate, Path, Step, Violation};
 use appmesh_model::{rules, Kind, ResourceKey, Spec};
 use async_trait::async_trait;
 use http::Method;
@@ -14,12 +14,16 @@ use tf_provider::schema::Schema;
 use tf_provider::value::ValueAny;
 use tf_provider::{AttributePath, Diagnostics, Resource};
 
-use crate::client::{collection_path, item_path, ApiError};
-use crate::convert::{apply_defaults, expand, flatten, tf_path, tf_words};
+use crate::client::{collection_path, item_path};
+use crate::convert::{
+    apply_defaults, expand, flatten, normalize, normalize_map, normalize_scalar, tf_path, tf_words,
+    unknown_computed,
+};
 use crate::describe::ResourceDef;
 use crate::provider::{Configured, Shared};
+use crate::read;
 use crate::schema::{parent_attribute, resource_schema};
-use crate::value::{get_str, get_string_map, is_unknown, rfc3339, string_map, Obj};
+use crate::value::{get_str, get_string_map, is_unknown, string_map, Obj};
 
 /// Attributes the provider computes.
 const COMPUTED: [&str; 5] = [
@@ -61,25 +65,14 @@ impl AppMeshResource {
 
     /// The resource's identity from its state or plan.
     fn key(&self, o: &Obj) -> Option<ResourceKey> {
-        let name = get_str(o, "name")?;
-        Some(match self.kind() {
-            Kind::Mesh => ResourceKey::mesh(name),
-            kind => ResourceKey {
-                kind,
-                mesh: get_str(o, "mesh_name")?,
-                parent: match parent_attribute(kind) {
-                    Some(attr) => Some(get_str(o, attr)?),
-                    None => None,
-                },
-                name,
-            },
-        })
+        read::key(self.kind(), o)
     }
 
+    /// `meshOwner`, for the kinds that live in a (possibly shared) mesh.
     fn query(&self, o: &Obj) -> Vec<(&'static str, String)> {
-        match (self.kind(), get_str(o, "mesh_owner")) {
-            (Kind::Mesh, _) | (_, None) => Vec::new(),
-            (_, Some(owner)) => vec![("meshOwner", owner)],
+        match self.kind() {
+            Kind::Mesh => Vec::new(),
+            _ => read::owner_query(o),
         }
     }
 
@@ -103,52 +96,14 @@ impl AppMeshResource {
     ) -> ValueAny {
         let prior_tags = prior.and_then(|p| get_string_map(p, "tags"));
         let kind = self.kind();
-        let meta = &data["metadata"];
-        let text = |v: &Json| {
-            v.as_str()
-                .map_or(ValueAny::Null, |s| ValueAny::String(s.to_owned()))
+        let mut o = read::attributes(kind, data);
+        let id = match kind {
+            Kind::Mesh => o.get("name").cloned(),
+            _ => data["metadata"]["uid"]
+                .as_str()
+                .map(|uid| ValueAny::String(uid.to_owned())),
         };
-        let mut o = Obj::new();
-        let name = text(&data[kind.name_member()]);
-        o.insert(
-            "id".into(),
-            if kind == Kind::Mesh {
-                name.clone()
-            } else {
-                text(&meta["uid"])
-            },
-        );
-        o.insert("name".into(), name);
-        if kind != Kind::Mesh {
-            o.insert("mesh_name".into(), text(&data["meshName"]));
-        }
-        if let (Some(attr), Some(pk)) = (parent_attribute(kind), kind.parent()) {
-            o.insert(attr.into(), text(&data[pk.name_member()]));
-        }
-        o.insert("arn".into(), text(&meta["arn"]));
-        o.insert("mesh_owner".into(), text(&meta["meshOwner"]));
-        o.insert("resource_owner".into(), text(&meta["resourceOwner"]));
-        let date = |v: &Json| {
-            v.as_f64()
-                .map_or(ValueAny::Null, |s| ValueAny::String(rfc3339(s)))
-        };
-        o.insert("created_date".into(), date(&meta["createdAt"]));
-        o.insert("last_updated_date".into(), date(&meta["lastUpdatedAt"]));
-        // A mesh, whose spec is optional, reads an empty spec back as no block unless the
-        // configuration wrote an empty `spec {}`.
-        let empty = data
-            .get("spec")
-            .and_then(Json::as_object)
-            .is_none_or(|o| o.is_empty());
-        let wrote_block = prior
-            .and_then(|p| p.get("spec"))
-            .is_some_and(|s| matches!(s, ValueAny::List(b) if !b.is_empty()));
-        let spec = if self.kind() == Kind::Mesh && empty && !wrote_block {
-            ValueAny::List(Vec::new())
-        } else {
-            flatten(self.shape(), data.get("spec"))
-        };
-        o.insert("spec".into(), spec);
+        o.insert("id".into(), id.unwrap_or(ValueAny::Null));
         o.insert("tags_all".into(), string_map(all_tags));
         o.insert(
             "tags".into(),
@@ -157,85 +112,15 @@ impl AppMeshResource {
         ValueAny::Map(o)
     }
 
-    async fn tags_of(
-        &self,
-        configured: &Configured,
-        arn: &str,
-    ) -> Result<BTreeMap<String, String>, ApiError> {
-        let mut tags = BTreeMap::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut query = vec![("resourceArn", arn.to_owned())];
-            if let Some(t) = &token {
-                query.push(("nextToken", t.clone()));
-            }
-            let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let page = configured
-                .client
-                .call(Method::GET, "/v20190125/tags", &q, None)
-                .await?;
-            for t in page["tags"].as_array().into_iter().flatten() {
-                if let (Some(k), Some(v)) = (t["key"].as_str(), t["value"].as_str()) {
-                    tags.insert(k.to_owned(), v.to_owned());
-                }
-            }
-            match page["nextToken"].as_str() {
-                Some(t) => token = Some(t.to_owned()),
-                None => return Ok(tags),
-            }
-        }
-    }
-
-    /// Describe + tags; `None` when the resource is gone.
-    async fn fetch(
-        &self,
-        configured: &Configured,
-        key: &ResourceKey,
-        query: &[(&str, String)],
-    ) -> Result<Option<(Json, BTreeMap<String, String>)>, ApiError> {
-        let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let data = match configured
-            .client
-            .call(Method::GET, &item_path(key), &q, None)
-            .await
-        {
-            Ok(d) => d,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if data["status"]["status"] == "DELETED" {
-            return Ok(None);
-        }
-        let arn = data["metadata"]["arn"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let tags = self.tags_of(configured, &arn).await?;
-        Ok(Some((data, tags)))
-    }
-
-    /// Validates a configuration the way the API would, reporting on Terraform paths.
+    /// Validates a configuration the way the API would, reporting on Terraform paths. Every
+    /// violation is reported: the shape's, and the service rules' on whatever part of the spec
+    /// is well-formed and known.
     fn check(&self, diags: &mut Diagnostics, config: &Obj) {
         let kind = self.kind();
-        let mut scalar = |attr: &str, shape: &'static Shape, api_name: &str| {
-            if let Some(v) = get_str(config, attr) {
-                for violation in validate(shape, &json!(v), &Path::root().key(api_name)) {
-                    diags.error_short(violation.to_string(), AttributePath::new(attr.to_owned()));
-                }
-            }
-        };
-        scalar("name", kind.name_shape(), kind.name_member());
-        if kind != Kind::Mesh {
-            scalar(
-                "mesh_name",
-                appmesh_model::common::RESOURCE_NAME,
-                "meshName",
-            );
-            scalar("mesh_owner", appmesh_model::common::ACCOUNT_ID, "meshOwner");
-        }
-        if let (Some(attr), Some(pk)) = (parent_attribute(kind), kind.parent()) {
-            scalar(attr, appmesh_model::common::RESOURCE_NAME, pk.name_member());
-        }
+        let mut config = config.clone();
+        self.normalize_top(&mut config);
+        let config = &config;
+        check_identity(diags, kind, config);
         if let Some(name) = get_str(config, "name") {
             for v in rules::check_name(kind, &name, &Path::root().key("name")) {
                 diags.error_short(format!("name {}", v.problem), AttributePath::new("name"));
@@ -254,28 +139,33 @@ impl AppMeshResource {
             }
             return;
         }
-        let mut spec = spec;
-        apply_defaults(self.shape(), &mut spec);
         let mut unknown = Vec::new();
         let Some(json) = expand(self.shape(), &spec, &Path::root().key("spec"), &mut unknown)
         else {
             return;
         };
         let path = Path::root().key("spec");
-        let relevant = |v: &Violation| !unknown.iter().any(|u| related(&v.path, u));
-        let shape_violations: Vec<Violation> =
-            validate(self.shape(), &json, &path).into_iter().collect();
-        if !shape_violations.is_empty() {
-            for v in shape_violations.iter().filter(|v| relevant(v)) {
-                self.report(diags, v);
-            }
+        let shape_violations = validate(self.shape(), &json, &path);
+        for v in shape_violations
+            .iter()
+            .filter(|v| !unknown.iter().any(|u| related(&v.path, u)))
+        {
+            self.report(diags, v);
+        }
+        // Values not known yet are checked when the plan knows them.
+        if !unknown.is_empty() {
             return;
         }
-        if unknown.is_empty() {
-            if let Err(violations) = Spec::parse(kind, &json, &path) {
-                for v in &violations {
-                    self.report(diags, v);
-                }
+        // The rules need a spec of the right shape: check them on what is left once the
+        // broken members are taken out, and keep quiet about what a taken-out member might
+        // have changed.
+        let (pruned, removed) = prune(self.shape(), json, &path, shape_violations);
+        if let Err(violations) = Spec::parse(kind, &pruned, &path) {
+            for v in violations
+                .iter()
+                .filter(|v| !removed.iter().any(|r| related(&v.path, r)))
+            {
+                self.report(diags, v);
             }
         }
     }
@@ -299,16 +189,177 @@ impl AppMeshResource {
             .and_then(|s| expand(self.shape(), s, &Path::root().key("spec"), &mut unknown))
     }
 
-    fn planned_tags_all(&self, o: &Obj, default_tags: &BTreeMap<String, String>) -> ValueAny {
-        match o.get("tags") {
-            Some(t) if is_unknown(t) => ValueAny::Unknown,
-            _ => {
-                let mut all = default_tags.clone();
-                all.extend(get_string_map(o, "tags").unwrap_or_default());
-                string_map(&all)
+    /// Reads a configuration or plan the way the AWS provider does: `""`, `[]`, `{}` and null
+    /// map elements are "not set" ([`normalize`]), defaults fill what is left out, and a mesh
+    /// without a spec block has an empty one (as App Mesh answered).
+    fn normalize_top(&self, o: &mut Obj) {
+        if let Some(tags) = o.get_mut("tags") {
+            normalize_map(tags);
+        }
+        if let Some(owner) = o.get_mut("mesh_owner") {
+            normalize_scalar(owner);
+        }
+        if let Some(spec) = o.get_mut("spec") {
+            normalize(self.shape(), spec);
+            apply_defaults(self.shape(), spec);
+            let absent = match &*spec {
+                ValueAny::List(blocks) => blocks.is_empty(),
+                other => *other == ValueAny::Null,
+            };
+            if self.kind() == Kind::Mesh && absent {
+                *spec = flatten(self.shape(), Some(&json!({})));
             }
         }
     }
+
+    /// The `spec` a plan shows for a normalised configuration spec: when every value is
+    /// known, the spec the service will answer with, including what it fills in; otherwise
+    /// the configuration with what the service fills in unknown.
+    fn planned_spec(&self, spec: &ValueAny) -> ValueAny {
+        let mut planned = spec.clone();
+        if is_unknown(&planned) {
+            unknown_computed(self.shape(), &mut planned);
+            return planned;
+        }
+        let mut unknown = Vec::new();
+        let path = Path::root().key("spec");
+        let Some(json) = expand(self.shape(), spec, &path, &mut unknown) else {
+            return planned;
+        };
+        match Spec::parse(self.kind(), &json, &path) {
+            Ok(mut typed) => {
+                rules::fill_service_defaults(&mut typed);
+                let mut answered = flatten(self.shape(), Some(&typed.to_value()));
+                normalize(self.shape(), &mut answered);
+                answered
+            }
+            // Validation reports what is wrong; plan what was written.
+            Err(_) => planned,
+        }
+    }
+
+    /// Plans `tags` (without ignored keys) and `tags_all` (the provider's `default_tags`,
+    /// then the resource's own, without ignored keys).
+    fn plan_tags(&self, o: &mut Obj, configured: &Configured) {
+        if let Some(tags) = o.get_mut("tags") {
+            if let ValueAny::Map(m) = tags {
+                m.retain(|k, _| !configured.ignore_tags.ignores(k));
+            }
+            normalize_map(tags);
+        }
+        let tags_all = match o.get("tags") {
+            Some(t) if is_unknown(t) => ValueAny::Unknown,
+            _ => string_map(&configured.all_tags(&get_string_map(o, "tags").unwrap_or_default())),
+        };
+        o.insert("tags_all".into(), tags_all);
+    }
+}
+
+/// Checks the identity arguments of a resource or data source against the API's limits:
+/// `name`, `mesh_name`, the parent's name and `mesh_owner`, where the kind has them.
+pub fn check_identity(diags: &mut Diagnostics, kind: Kind, config: &Obj) {
+    let mut scalar = |attr: &str, shape: &'static Shape, api_name: &str| {
+        if let Some(v) = get_str(config, attr).filter(|v| !(attr == "mesh_owner" && v.is_empty())) {
+            for violation in validate(shape, &json!(v), &Path::root().key(api_name)) {
+                diags.error_short(violation.to_string(), AttributePath::new(attr.to_owned()));
+            }
+        }
+    };
+    if config.contains_key("name") {
+        scalar("name", kind.name_shape(), kind.name_member());
+    }
+    if kind != Kind::Mesh {
+        scalar(
+            "mesh_name",
+            appmesh_model::common::RESOURCE_NAME,
+            "meshName",
+        );
+    }
+    scalar("mesh_owner", appmesh_model::common::ACCOUNT_ID, "meshOwner");
+    if let (Some(attr), Some(pk)) = (parent_attribute(kind), kind.parent()) {
+        scalar(attr, appmesh_model::common::RESOURCE_NAME, pk.name_member());
+    }
+}
+
+/// Takes the members that break `shape` out of `json` (the value at `path`) until what is
+/// left conforms. Returns it with, for each member taken out, the object that held it: a
+/// rule about any member of that object may have been decided by what was taken out.
+fn prune(
+    shape: &'static Shape,
+    mut json: Json,
+    path: &Path,
+    mut violations: Vec<Violation>,
+) -> (Json, Vec<Path>) {
+    let mut removed = Vec::new();
+    let base = path.steps().len();
+    // Every round takes out at least one member and a spec is only so deep; the cap guards
+    // against a validator that keeps complaining about something it cannot point at.
+    for _ in 0..64 {
+        if violations.is_empty() {
+            return (json, removed);
+        }
+        for v in &violations {
+            let steps = v.path.steps().get(base..).unwrap_or_default();
+            match removable(&json, steps) {
+                Some(at) => {
+                    remove(&mut json, &at);
+                    removed.push(path_of(path, &at[..at.len() - 1]));
+                }
+                None => return (json, vec![path.clone()]),
+            }
+        }
+        violations = validate(shape, &json, path);
+    }
+    (json, vec![path.clone()])
+}
+
+/// The member to take out for a violation at `steps`: the member itself, or, when it is
+/// missing (a required member) or a list item (taking an item out would renumber the rest),
+/// the nearest member around it that can go.
+fn removable(json: &Json, steps: &[Step]) -> Option<Vec<Step>> {
+    let mut at = steps.to_vec();
+    loop {
+        match at.last()? {
+            Step::Key(_) if lookup(json, &at).is_some() => return Some(at),
+            _ => {
+                at.pop();
+            }
+        }
+    }
+}
+
+fn lookup<'j>(json: &'j Json, steps: &[Step]) -> Option<&'j Json> {
+    steps.iter().try_fold(json, |j, step| match step {
+        Step::Key(k) => j.get(k.as_str()),
+        Step::Index(i) => j.get(*i),
+    })
+}
+
+fn remove(json: &mut Json, at: &[Step]) {
+    let Some((Step::Key(last), parent)) = at.split_last() else {
+        return;
+    };
+    let mut j = json;
+    for step in parent {
+        let next = match step {
+            Step::Key(k) => j.get_mut(k.as_str()),
+            Step::Index(i) => j.get_mut(*i),
+        };
+        match next {
+            Some(n) => j = n,
+            None => return,
+        }
+    }
+    if let Some(obj) = j.as_object_mut() {
+        obj.remove(last);
+    }
+}
+
+fn path_of(base: &Path, steps: &[Step]) -> Path {
+    steps.iter().fold(base.clone(), |p, step| match step {
+        Step::Key(k) => p.key(k.clone()),
+        Step::Index(i) => p.index(*i),
+    })
 }
 
 /// Whether a violation at `v` concerns a value that was unknown at `u` (the same member,
@@ -391,6 +442,12 @@ impl Resource for AppMeshResource {
         Some(resource_schema(self.def))
     }
 
+    /// Answer as a plugin-SDKv2 resource: the plan may normalise `""`, `[]`, `{}` and null
+    /// map elements to "not set" (see [`normalize`]), as `aws_appmesh_*` users' HCL expects.
+    fn legacy_type_system(&self) -> bool {
+        true
+    }
+
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: ValueAny) -> Option<()> {
         let config = decode(diags, config)?;
         self.check(diags, &config);
@@ -407,7 +464,7 @@ impl Resource for AppMeshResource {
         let state = decode(diags, state)?;
         let configured = self.configured(diags)?;
         let key = self.key(&state)?;
-        match self.fetch(&configured, &key, &self.query(&state)).await {
+        match read::fetch(&configured, &key, &self.query(&state)).await {
             Ok(Some((data, tags))) => {
                 let fresh = self.state(&data, &tags, Some(&state), &configured.default_tags);
                 Some((fresh, private_state))
@@ -424,22 +481,26 @@ impl Resource for AppMeshResource {
         &self,
         diags: &mut Diagnostics,
         proposed: ValueAny,
-        _config: ValueAny,
+        config: ValueAny,
         _meta: ValueAny,
     ) -> Option<(ValueAny, ValueAny)> {
         let mut planned = decode(diags, proposed)?;
+        let mut config = decode(diags, config)?;
         let configured = self.configured(diags)?;
+        // Values that were unknown when the configuration was validated may be known now.
+        self.check(diags, &config);
+        self.normalize_top(&mut config);
+        self.normalize_top(&mut planned);
         for attr in COMPUTED {
             planned.insert(attr.into(), ValueAny::Unknown);
         }
         if matches!(planned.get("mesh_owner"), None | Some(ValueAny::Null)) {
             planned.insert("mesh_owner".into(), ValueAny::Unknown);
         }
-        let tags_all = self.planned_tags_all(&planned, &configured.default_tags);
-        planned.insert("tags_all".into(), tags_all);
-        if let Some(spec) = planned.get_mut("spec") {
-            apply_defaults(self.shape(), spec);
+        if let Some(spec) = config.get("spec") {
+            planned.insert("spec".into(), self.planned_spec(spec));
         }
+        self.plan_tags(&mut planned, &configured);
         Some((encode(planned), ValueAny::Null))
     }
 
@@ -454,10 +515,14 @@ impl Resource for AppMeshResource {
     ) -> Option<(ValueAny, ValueAny, Vec<AttributePath>)> {
         let prior = decode(diags, prior)?;
         let mut planned = decode(diags, proposed)?;
-        let owner_configured = matches!(&config, ValueAny::Map(c) if !matches!(c.get("mesh_owner"), None | Some(ValueAny::Null)));
+        let mut config = decode(diags, config)?;
         let configured = self.configured(diags)?;
-        if let Some(spec) = planned.get_mut("spec") {
-            apply_defaults(self.shape(), spec);
+        self.check(diags, &config);
+        self.normalize_top(&mut config);
+        self.normalize_top(&mut planned);
+        let owner_configured = !matches!(config.get("mesh_owner"), None | Some(ValueAny::Null));
+        if let Some(spec) = config.get("spec") {
+            planned.insert("spec".into(), self.planned_spec(spec));
         }
         let mut identity = vec!["name", "mesh_name", "mesh_owner"];
         identity.extend(parent_attribute(self.kind()));
@@ -492,8 +557,7 @@ impl Resource for AppMeshResource {
                 planned.insert("spec".into(), spec.clone());
             }
         }
-        let tags_all = self.planned_tags_all(&planned, &configured.default_tags);
-        planned.insert("tags_all".into(), tags_all);
+        self.plan_tags(&mut planned, &configured);
         Some((encode(planned), private, replace))
     }
 
@@ -518,11 +582,7 @@ impl Resource for AppMeshResource {
         let planned = decode(diags, planned)?;
         let configured = self.configured(diags)?;
         let key = self.key(&planned)?;
-        let tags = {
-            let mut all = configured.default_tags.clone();
-            all.extend(get_string_map(&planned, "tags").unwrap_or_default());
-            all
-        };
+        let tags = configured.all_tags(&get_string_map(&planned, "tags").unwrap_or_default());
         let mut body = json!({ "clientToken": uuid::Uuid::new_v4().to_string() });
         body[self.kind().name_member()] = json!(key.name);
         if let Some(spec) = self.spec_json(&planned) {
@@ -605,8 +665,7 @@ impl Resource for AppMeshResource {
             }
         }
         let old_tags = get_string_map(&prior, "tags_all").unwrap_or_default();
-        let mut new_tags = configured.default_tags.clone();
-        new_tags.extend(get_string_map(&planned, "tags").unwrap_or_default());
+        let new_tags = configured.all_tags(&get_string_map(&planned, "tags").unwrap_or_default());
         if old_tags != new_tags {
             let arn = get_str(&state, "arn").unwrap_or_default();
             let changed: BTreeMap<String, String> = new_tags
@@ -714,7 +773,7 @@ impl Resource for AppMeshResource {
             },
             _ => return None,
         };
-        match self.fetch(&configured, &key, &[]).await {
+        match read::fetch(&configured, &key, &[]).await {
             Ok(Some((data, tags))) => {
                 let state = self.state(&data, &tags, None, &configured.default_tags);
                 Some((state, ValueAny::Null))

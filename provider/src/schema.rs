@@ -136,6 +136,185 @@ pub fn resource_schema(def: &ResourceDef) -> Schema {
     }
 }
 
+/// The schema of the data source reading one object of a resource type, as the
+/// `aws_appmesh_*` data sources have it: the identity arguments of the resource (`name`,
+/// `mesh_name`, the parent's name, an optional `mesh_owner`), everything else computed, and
+/// the whole `spec` as a computed attribute of the resource's block structure (indexed the
+/// same way: `spec[0].listener[0].port_mapping[0].port`). Derived from the resource's schema,
+/// so descriptions are the same.
+pub fn data_source_schema(def: &ResourceDef) -> Schema {
+    let resource = resource_schema(def);
+    let human = def.kind.human();
+    let mut attributes = resource.block.attributes;
+    attributes.remove("tags_all");
+    for (name, attr) in attributes.iter_mut() {
+        attr.constraint = match name.as_str() {
+            "name" | "mesh_name" | "virtual_router_name" | "virtual_gateway_name" => {
+                AttributeConstraint::Required
+            }
+            "mesh_owner" => AttributeConstraint::OptionalComputed,
+            _ => AttributeConstraint::Computed,
+        };
+        attr.description = Description::markdown(match name.as_str() {
+            "id" => format!("The {human}'s name."),
+            "name" => format!("The name of the {human} to read."),
+            "mesh_owner" => {
+                "The 12-digit account that owns the mesh; defaults to the caller's account.".into()
+            }
+            "tags" => "The resource's tags (all of them, `default_tags` included), without the keys `ignore_tags` names; empty when the caller cannot list them.".into(),
+            _ => attr.description.content.replace(" Changing it replaces the resource.", ""),
+        });
+    }
+    if let Some(NestedBlock::Optional(spec)) = resource.block.blocks.get("spec") {
+        attributes.insert(
+            "spec".to_owned(),
+            Attribute {
+                attr_type: AttributeType::List(Box::new(object_type(spec))),
+                description: Description::markdown(format!(
+                    "The {human}'s specification: a list of one object with the blocks and arguments of the `appmesh_{}` resource's `spec`.",
+                    def.type_name
+                )),
+                constraint: AttributeConstraint::Computed,
+                sensitive: false,
+                deprecated: false,
+            },
+        );
+    }
+    Schema {
+        version: VERSION,
+        block: Block {
+            version: VERSION,
+            attributes,
+            blocks: HashMap::new(),
+            description: Description::markdown(format!(
+                "Reads an existing {human}. {}",
+                def.description
+            )),
+            deprecated: false,
+        },
+    }
+}
+
+/// The schema of the data source listing every object of a resource type in its container
+/// (all meshes; a mesh's virtual nodes; a router's routes ...), paging through the List
+/// operation.
+pub fn list_data_source_schema(def: &ResourceDef) -> Schema {
+    let kind = def.kind;
+    let humans = plural(kind);
+    let mut attributes = HashMap::new();
+    let mut attr = |name: &str, constraint, attr_type, doc: String| {
+        attributes.insert(
+            name.to_owned(),
+            Attribute {
+                attr_type,
+                description: Description::markdown(doc),
+                constraint,
+                sensitive: false,
+                deprecated: false,
+            },
+        );
+    };
+    use AttributeConstraint::{Computed, Optional, Required};
+    let strings = || AttributeType::List(Box::new(AttributeType::String));
+    if kind != Kind::Mesh {
+        attr(
+            "mesh_name",
+            Required,
+            AttributeType::String,
+            format!("The mesh whose {humans} to list."),
+        );
+        attr(
+            "mesh_owner",
+            Optional,
+            AttributeType::String,
+            "The 12-digit account that owns the mesh, for a mesh shared from another account; defaults to the caller's account.".into(),
+        );
+    }
+    if let (Some(parent), Some(parent_kind)) = (parent_attribute(kind), kind.parent()) {
+        attr(
+            parent,
+            Required,
+            AttributeType::String,
+            format!("The {parent_kind} whose {humans} to list."),
+        );
+    }
+    attr(
+        "id",
+        Computed,
+        AttributeType::String,
+        match kind {
+            Kind::Mesh => "`meshes`.".to_owned(),
+            Kind::Route | Kind::GatewayRoute => {
+                "The mesh and parent names, `MESH/PARENT`.".to_owned()
+            }
+            _ => "The mesh name.".to_owned(),
+        },
+    );
+    attr(
+        "names",
+        Computed,
+        strings(),
+        format!("The names of the {humans}, in the order the API lists them."),
+    );
+    attr(
+        "arns",
+        Computed,
+        strings(),
+        format!("The ARNs of the {humans}, in the same order as `names`."),
+    );
+    Schema {
+        version: VERSION,
+        block: Block {
+            version: VERSION,
+            attributes,
+            blocks: HashMap::new(),
+            description: Description::markdown(match kind {
+                Kind::Mesh => {
+                    "Lists the names and ARNs of every mesh the caller can see.".to_owned()
+                }
+                _ => format!(
+                    "Lists the names and ARNs of every {} in a {}.",
+                    kind.human(),
+                    kind.parent().map_or("mesh".to_owned(), |p| p.to_string())
+                ),
+            }),
+            deprecated: false,
+        },
+    }
+}
+
+/// `virtual nodes`, `meshes`.
+pub fn plural(kind: Kind) -> String {
+    let one = kind.human();
+    if one.ends_with("sh") {
+        format!("{one}es")
+    } else {
+        format!("{one}s")
+    }
+}
+
+/// The object type of a block's values: its attributes, and its nested blocks as lists
+/// (or sets) of objects.
+pub fn object_type(block: &Block) -> AttributeType {
+    let mut members: HashMap<String, AttributeType> = block
+        .attributes
+        .iter()
+        .map(|(name, a)| (name.clone(), a.attr_type.clone()))
+        .collect();
+    for (name, nested) in &block.blocks {
+        let ty = match nested {
+            NestedBlock::Set(b) => AttributeType::Set(Box::new(object_type(b))),
+            NestedBlock::Optional(b)
+            | NestedBlock::List(b)
+            | NestedBlock::Single(b)
+            | NestedBlock::Map(b)
+            | NestedBlock::Group(b) => AttributeType::List(Box::new(object_type(b))),
+        };
+        members.insert(name.clone(), ty);
+    }
+    AttributeType::Object(members)
+}
+
 fn name_limits(kind: Kind) -> &'static str {
     match kind {
         Kind::VirtualService => "usually the DNS name clients call",
@@ -177,7 +356,7 @@ pub fn block(shape: &'static Shape) -> Block {
                     }
                     _ => AttributeType::Map(Box::new(AttributeType::String)),
                 };
-                let constraint = if field.default.is_some() {
+                let constraint = if field.default.is_some() || field.computed {
                     AttributeConstraint::OptionalComputed
                 } else if field.required {
                     AttributeConstraint::Required

@@ -1,0 +1,7 @@
+terraform {
+  required_providers {
+    appmesh = {
+      source = "appmesh-community/appmesh"
+    }
+  }
+}
