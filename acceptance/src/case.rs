@@ -323,6 +323,24 @@ impl TestCase {
         self
     }
 
+    /// Removes the generated `provider.tf`, for configurations that bring their own
+    /// provider block.
+    pub fn without_provider_config(self) -> TestCase {
+        std::fs::remove_file(self.work().join(PROVIDER_TF)).expect("remove provider.tf");
+        self
+    }
+
+    /// Sets an environment variable for every terraform command of this case.
+    pub fn with_env(mut self, name: &str, value: &str) -> TestCase {
+        self.tf.set_env(name, value);
+        self
+    }
+
+    /// The working directory.
+    pub fn dir(&self) -> &Path {
+        self.work()
+    }
+
     /// Writes `name` (e.g. `terraform.tfvars`) into the working directory.
     pub fn write_file(&self, name: &str, content: &str) {
         std::fs::write(self.work().join(name), content).expect("write a file");

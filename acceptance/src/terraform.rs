@@ -59,6 +59,7 @@ pub struct Terraform {
     dir: PathBuf,
     cli_config: PathBuf,
     timeout: Duration,
+    env: Vec<(String, String)>,
 }
 
 impl Terraform {
@@ -86,7 +87,19 @@ impl Terraform {
             dir: dir.to_path_buf(),
             cli_config,
             timeout,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for every later command (e.g. credentials for a
+    /// provider block that has none).
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.env.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// The CLI configuration file (`TF_CLI_CONFIG_FILE`) every command runs with.
+    pub fn cli_config(&self) -> &Path {
+        &self.cli_config
     }
 
     /// The working directory.
@@ -105,6 +118,7 @@ impl Terraform {
             .env("TF_IN_AUTOMATION", "1")
             .env("CHECKPOINT_DISABLE", "1")
             .env("RUST_LIB_BACKTRACE", "0")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

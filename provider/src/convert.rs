@@ -23,7 +23,7 @@ use serde_json::{Map, Value as Json};
 use tf_provider::value::ValueAny;
 use tf_provider::AttributePath;
 
-use crate::describe::{fields, Default, Form};
+use crate::describe::{fields, Default, Form, Scalar};
 
 /// Expands a single block value of `shape` (a list of at most one object) into JSON, or
 /// `None` if the block is absent. Paths of unknown values are pushed onto `unknown`.
@@ -290,6 +290,35 @@ pub fn normalize_map(v: &mut ValueAny) {
         m.retain(|_, e| *e != ValueAny::Null);
         if m.is_empty() {
             *v = ValueAny::Null;
+        }
+    }
+}
+
+/// Reads optional whole numbers of 0 as "not set": plugin SDKv2 stored 0 for an optional
+/// number the configuration left out, and `aws_appmesh_*` sent none of them (its expanders
+/// skip zeros), so a 0 in an old `aws_appmesh_*` state says nothing was sent. Only for
+/// reading such states; this provider sends the zeros a configuration writes.
+pub fn zero_is_unset(shape: &'static Shape, value: &mut ValueAny) {
+    if let ValueAny::List(items) = value {
+        for item in items {
+            if let ValueAny::Map(obj) = item {
+                for f in fields(shape) {
+                    let Some(v) = obj.get_mut(f.name.as_ref()) else {
+                        continue;
+                    };
+                    match f.form {
+                        Form::Single(inner) | Form::Repeated { item: inner, .. } => {
+                            zero_is_unset(inner, v)
+                        }
+                        Form::Attribute(Scalar::Number)
+                            if !f.required && *v == ValueAny::Number(0) =>
+                        {
+                            *v = ValueAny::Null
+                        }
+                        _ => {}
+                    }
+                }
+            }
         }
     }
 }

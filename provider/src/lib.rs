@@ -9,11 +9,13 @@
 //! - [`read`]: Describe, List and tags, shared by resources and data sources.
 //! - [`provider`]: configuration, credentials and the resource registry.
 //! - [`client`]: the SigV4-signed, retrying API client.
+//! - [`migrate`]: the `migrate` command, off `aws_appmesh_*` (HCL and state).
 
 pub mod client;
 pub mod convert;
 pub mod data_source;
 pub mod describe;
+pub mod migrate;
 pub mod provider;
 pub mod read;
 pub mod resource;

@@ -213,6 +213,22 @@ impl Provider for AppMeshProvider {
     }
 }
 
+/// A client configured as a `provider "appmesh"` block with these string settings
+/// (`endpoint`, `region`, `profile`, ...) would be, with the same environment fallbacks and
+/// credential chain. For the provider's own commands (`migrate`).
+pub async fn connect(settings: &[(&str, &str)]) -> Result<Configured, String> {
+    let config: BTreeMap<String, ValueAny> = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), ValueAny::String((*v).to_owned())))
+        .collect();
+    configure(Some(&config))
+        .await
+        .map_err(|(attr, message)| match attr {
+            Some(attr) => format!("{attr}: {message}"),
+            None => message,
+        })
+}
+
 type ConfigError = (Option<&'static str>, String);
 
 fn env(name: &str) -> Option<String> {

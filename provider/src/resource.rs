@@ -12,7 +12,7 @@ use http::Method;
 use serde_json::{json, Value as Json};
 use tf_provider::schema::Schema;
 use tf_provider::value::ValueAny;
-use tf_provider::{AttributePath, Diagnostics, Resource};
+use tf_provider::{AttributePath, Diagnostics, MoveSource, Resource};
 
 use crate::client::{collection_path, item_path};
 use crate::convert::{
@@ -743,6 +743,68 @@ impl Resource for AppMeshResource {
         }
     }
 
+    /// `moved { from = aws_appmesh_<kind>.x  to = appmesh_<kind>.x }`: the AWS provider's
+    /// state of the same kind becomes this resource's (legacy shapes and SDKv2's empty
+    /// values read as `migrate` reads them); the refresh that follows reads the object
+    /// from the control plane, where it must exist (see `terraform-provider-appmesh
+    /// migrate`).
+    async fn move_state<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        source: MoveSource,
+    ) -> Option<(ValueAny, ValueAny)> {
+        let ours = format!("appmesh_{}", self.def.type_name);
+        let theirs = format!("aws_appmesh_{}", self.def.type_name);
+        if source.type_name != theirs {
+            diags.root_error(
+                format!("cannot move {} into {ours}", source.type_name),
+                format!("Only {theirs} (from the AWS provider) moves into {ours}."),
+            );
+            return None;
+        }
+        let attributes: Json = match serde_json::from_slice(&source.state_json) {
+            Ok(a) => a,
+            Err(e) => {
+                diags.root_error_short(format!("the state of the {theirs} is not JSON: {e}"));
+                return None;
+            }
+        };
+        let old = crate::migrate::state::OldInstance {
+            mode: "managed".into(),
+            address: theirs.clone(),
+            type_name: theirs,
+            schema_version: source.schema_version,
+            attributes,
+        };
+        let desired = match crate::migrate::state::desired(&old) {
+            Ok(d) => d,
+            Err(e) => {
+                diags.root_error_short(e);
+                return None;
+            }
+        };
+        let schema = resource_schema(self.def);
+        let mut state = Obj::new();
+        for name in schema.block.attributes.keys() {
+            let value = old.attributes.get(name.as_str()).and_then(Json::as_str);
+            let value = value
+                .filter(|v| !v.is_empty())
+                .map_or(ValueAny::Null, |v| ValueAny::String(v.to_owned()));
+            state.insert(name.clone(), value);
+        }
+        let mut spec = flatten(self.shape(), Some(&desired.spec));
+        normalize(self.shape(), &mut spec);
+        state.insert("spec".into(), spec);
+        let mut tags = old
+            .attributes
+            .get("tags")
+            .map_or(ValueAny::Null, crate::convert::from_json);
+        normalize_map(&mut tags);
+        state.insert("tags".into(), tags);
+        state.insert("tags_all".into(), string_map(&desired.tags));
+        Some((ValueAny::Map(state), ValueAny::Null))
+    }
+
     async fn import<'a>(
         &self,
         diags: &mut Diagnostics,
@@ -790,5 +852,79 @@ impl Resource for AppMeshResource {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::describe::RESOURCES;
+
+    fn node() -> AppMeshResource {
+        let def = RESOURCES
+            .iter()
+            .find(|d| d.kind == Kind::VirtualNode)
+            .expect("node");
+        AppMeshResource::new(def, Shared::default())
+    }
+
+    fn source(type_name: &str, version: i64, attributes: Json) -> MoveSource {
+        MoveSource {
+            provider_address: "registry.terraform.io/hashicorp/aws".into(),
+            type_name: type_name.into(),
+            schema_version: version,
+            state_json: attributes.to_string().into_bytes(),
+            private: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn aws_appmesh_state_moves_in() {
+        let attributes = json!({
+            "id": "6c0f9b7e", "name": "legacy", "mesh_name": "apps", "mesh_owner": "123456789012",
+            "arn": "arn:aws:appmesh:us-east-1:123456789012:mesh/apps/virtualNode/legacy",
+            "created_date": "2023-06-14T09:21:07Z", "last_updated_date": "2023-06-14T09:21:07Z",
+            "resource_owner": "123456789012",
+            "spec": [{"backends": ["b.apps.local"],
+                      "listener": [{"port_mapping": [{"port": 8080, "protocol": "http"}]}],
+                      "service_discovery": [{"dns": [{"service_name": "legacy.apps.local"}]}]}],
+            "tags": {}, "tags_all": {"ManagedBy": "terraform"}
+        });
+        let mut diags = Diagnostics::default();
+        let (state, _) = node()
+            .move_state(
+                &mut diags,
+                source("aws_appmesh_virtual_node", 0, attributes),
+            )
+            .await
+            .expect("moved");
+        assert!(diags.errors.is_empty(), "{:?}", diags.errors);
+        let o = crate::value::obj(&state).expect("an object");
+        assert_eq!(get_str(o, "name").as_deref(), Some("legacy"));
+        assert_eq!(get_str(o, "mesh_name").as_deref(), Some("apps"));
+        assert_eq!(o["tags"], ValueAny::Null);
+        assert_eq!(
+            get_string_map(o, "tags_all").unwrap_or_default()["ManagedBy"],
+            "terraform"
+        );
+        let spec = node().spec_json(o).expect("a spec");
+        assert_eq!(
+            spec,
+            json!({"backends": [{"virtualService": {"virtualServiceName": "b.apps.local"}}],
+                   "listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}],
+                   "serviceDiscovery": {"dns": {"hostname": "legacy.apps.local"}}})
+        );
+
+        let mut diags = Diagnostics::default();
+        let refused = node()
+            .move_state(
+                &mut diags,
+                source("aws_appmesh_mesh", 0, json!({"name": "m"})),
+            )
+            .await;
+        assert!(refused.is_none());
+        assert!(diags.errors[0]
+            .summary
+            .contains("cannot move aws_appmesh_mesh into appmesh_virtual_node"));
     }
 }
