@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use appmesh_acceptance::{
     api_path, assert_metadata, resource_type, workspace_root, Step, TestCase,
 };
+use serde_json::json;
 
 /// The resource types the provider offers; each needs an example.
 const RESOURCE_TYPES: &[&str] = &[
@@ -21,6 +22,24 @@ const RESOURCE_TYPES: &[&str] = &[
     "appmesh_virtual_node",
     "appmesh_virtual_router",
     "appmesh_virtual_service",
+];
+
+/// The data sources the provider offers; each needs an example.
+const DATA_SOURCE_TYPES: &[&str] = &[
+    "appmesh_gateway_route",
+    "appmesh_gateway_routes",
+    "appmesh_mesh",
+    "appmesh_meshes",
+    "appmesh_route",
+    "appmesh_routes",
+    "appmesh_virtual_gateway",
+    "appmesh_virtual_gateways",
+    "appmesh_virtual_node",
+    "appmesh_virtual_nodes",
+    "appmesh_virtual_router",
+    "appmesh_virtual_routers",
+    "appmesh_virtual_service",
+    "appmesh_virtual_services",
 ];
 
 /// The endpoint written in `examples/provider/provider.tf`, replaced by the test's.
@@ -85,6 +104,66 @@ fn every_resource_type_has_an_example() {
         "provider.tf uses {EXAMPLE_ENDPOINT}"
     );
     assert!(provider.contains("appmesh-community/appmesh"));
+}
+
+/// Every `examples/data-sources/<type>/data-source.tf` at once, against the mesh of
+/// `examples/scenarios/canary`: each reads what it names, and its outputs say what the
+/// scenario configured.
+#[test]
+fn data_source_examples_read_the_canary_mesh() {
+    let dir = examples_dir().join("data-sources");
+    let found: BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let expected: BTreeSet<String> = DATA_SOURCE_TYPES.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(found, expected, "directories under examples/data-sources");
+    let all: Vec<String> = DATA_SOURCE_TYPES
+        .iter()
+        .map(|t| read(&dir.join(t).join("data-source.tf")))
+        .collect();
+
+    let case = TestCase::new();
+    case.set_provider_config(&read(&examples_dir().join("scenarios/canary/main.tf")));
+    case.write_file(
+        "terraform.tfvars",
+        &format!("endpoint = \"{}\"\n", case.endpoint()),
+    );
+    case.run(vec![
+        // The scenario first, so there is something to read.
+        Step::apply(""),
+        Step::apply(all.join("\n")).check(|state, _| {
+            let outputs = &state.json()["values"]["outputs"];
+            let value = |name: &str| outputs[name]["value"].clone();
+            assert_eq!(value("apps_egress"), "ALLOW_ALL");
+            assert_eq!(value("serviceb_router"), "serviceB");
+            assert_eq!(value("servicea_port"), 80);
+            assert_eq!(value("servicea_backends"), json!(["serviceb.apps.local"]));
+            assert_eq!(value("serviceb_router_protocol"), "http2");
+            assert_eq!(
+                value("serviceb_weights"),
+                json!({"serviceB": 75, "serviceBv2": 25})
+            );
+            assert_eq!(value("ingress_port"), 8080);
+            assert_eq!(value("gr_a_target"), "servicea.apps.local");
+            assert_eq!(value("mesh_names"), json!(["apps"]));
+            assert_eq!(
+                value("virtual_service_names"),
+                json!(["servicea.apps.local", "serviceb.apps.local"])
+            );
+            let nodes = value("virtual_nodes");
+            let nodes = nodes.as_object().unwrap();
+            assert_eq!(nodes.len(), 3);
+            assert!(nodes["serviceA"]
+                .as_str()
+                .unwrap()
+                .ends_with("mesh/apps/virtualNode/serviceA"));
+            assert_eq!(value("virtual_router_names"), json!(["serviceB"]));
+            assert_eq!(value("route_names"), json!(["serviceB-route"]));
+            assert_eq!(value("virtual_gateway_names"), json!(["ingress-gw"]));
+            assert_eq!(value("gateway_route_names"), json!(["gr-a"]));
+        }),
+    ]);
 }
 
 /// Applies `examples/resources/<ty>/resource.tf`, checks the resource against the API,

@@ -410,20 +410,30 @@ pub fn field_doc(field: &Field, owner: &'static Shape) -> String {
         let values: Vec<String> = e.values.iter().map(|(v, _)| format!("`{v}`")).collect();
         doc.push_str(&format!(" Valid values: {}.", values.join(", ")));
     }
+    // A limit the model's words already state is not repeated.
+    let mut limit = |core: String, sentence: String| {
+        if !doc.contains(&core) {
+            doc.push_str(&sentence);
+        }
+    };
     if let Shape::Integer(i) = shape {
         match (i.min, i.max) {
             (min, max) if max == i64::MAX || max == i64::from(i32::MAX) => {
                 if min > 0 {
-                    doc.push_str(&format!(" At least {min}."));
+                    limit(format!("least {min}"), format!(" At least {min}."));
                 }
             }
-            (min, max) => doc.push_str(&format!(" From {min} to {max}.")),
+            (min, max) => limit(format!("{min} to {max}"), format!(" From {min} to {max}.")),
         }
     }
     if let Shape::String(t) = shape {
         match t.max {
             Some(max) if max < usize::MAX => {
-                doc.push_str(&format!(" {} to {max} characters.", t.min.max(1)));
+                let min = t.min.max(1);
+                limit(
+                    format!("{min} to {max} characters"),
+                    format!(" {min} to {max} characters."),
+                );
             }
             _ => {}
         }

@@ -6,5 +6,5 @@ data "appmesh_gateway_route" "servicea" {
 }
 
 output "gr_a_target" {
-  value = data.appmesh_gateway_route.servicea.spec[0].http2_route[0].action[0].target[0].virtual_service[0].virtual_service_name
+  value = data.appmesh_gateway_route.servicea.spec[0].http_route[0].action[0].target[0].virtual_service[0].virtual_service_name
 }
