@@ -341,6 +341,22 @@ impl TestCase {
         self.work()
     }
 
+    /// [`TestCase::with_files`] of `acceptance/testdata/<case>/workspace`, whose configuration
+    /// takes the control plane as `var.endpoint` and a name prefix as `var.name`: both are
+    /// written to `terraform.tfvars`.
+    pub fn with_testdata(self, case: &str, name: &str) -> TestCase {
+        let case = self.with_files(&crate::testdata(case).join("workspace"));
+        case.write_file(
+            "terraform.tfvars",
+            &format!(
+                "endpoint = {}\nname     = {}\n",
+                hcl_string(case.endpoint()),
+                hcl_string(name)
+            ),
+        );
+        case
+    }
+
     /// Writes `name` (e.g. `terraform.tfvars`) into the working directory.
     pub fn write_file(&self, name: &str, content: &str) {
         std::fs::write(self.work().join(name), content).expect("write a file");

@@ -108,6 +108,18 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `acceptance/testdata/<name>`: the HCL (and state) of the tests that keep their
+/// configurations as files.
+pub fn testdata(name: &str) -> PathBuf {
+    workspace_root().join("acceptance/testdata").join(name)
+}
+
+/// The configuration of one step, `acceptance/testdata/<case>/steps/<file>`.
+pub fn step_config(case: &str, file: &str) -> String {
+    let path = testdata(case).join("steps").join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
 /// The provider binary: `$TERRAFORM_PROVIDER_APPMESH_BIN` or the workspace's debug build.
 ///
 /// Panics with the build command to run when the file does not exist.

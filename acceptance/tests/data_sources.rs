@@ -9,19 +9,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use appmesh_acceptance::{paths, random_name, workspace_root, Api, State, Step, TestCase};
+use appmesh_acceptance::{paths, random_name, step_config, Api, State, Step, TestCase};
 use serde_json::json;
-
-fn testdata() -> PathBuf {
-    workspace_root().join("acceptance/testdata/data_sources")
-}
-
-fn step_config(name: &str) -> String {
-    let path = testdata().join("steps").join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
 
 /// Each object data source and the resource it reads.
 const PAIRS: &[(&str, &str)] = &[
@@ -150,22 +140,15 @@ fn create_extra_nodes(api: &Api, mesh: &str) {
 #[test]
 fn data_sources_read_what_resources_wrote() {
     let name = random_name();
-    let case = TestCase::new().with_files(&testdata().join("workspace"));
-    case.write_file(
-        "terraform.tfvars",
-        &format!(
-            "endpoint = \"{}\"\nname     = \"{name}\"\n",
-            case.endpoint()
-        ),
-    );
+    let case = TestCase::new().with_testdata("data_sources", &name);
     let (n1, n2) = (name.clone(), name);
     case.run(vec![
-        Step::apply(step_config("read.tf")).check(move |state, api| {
+        Step::apply(step_config("data_sources", "read.tf")).check(move |state, api| {
             assert_data_sources_match(state);
             create_extra_nodes(api, &n1);
         }),
         // The next read pages through all of them.
-        Step::apply(step_config("read.tf")).check(move |state, api| {
+        Step::apply(step_config("data_sources", "read.tf")).check(move |state, api| {
             let nodes = state.data_flat("data.appmesh_virtual_nodes.all");
             let names = list_of(&nodes, "names");
             assert_eq!(names.len(), EXTRA_NODES + 1, "{names:?}");
@@ -179,7 +162,7 @@ fn data_sources_read_what_resources_wrote() {
             }
         }),
         Step::expect_errors(
-            step_config("missing.tf"),
+            step_config("data_sources", "missing.tf"),
             &[
                 r#"There is no virtual node "no-such-node" in mesh "tf-acc-[0-9a-f]+"\."#,
                 r#"There is no route "no-such-route" of virtual router "api" in mesh "tf-acc-[0-9a-f]+"\."#,

@@ -12,21 +12,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use appmesh_acceptance::{
-    api_path, random_name, workspace_root, Action, Api, State, Step, TestCase, UPDATE,
+    api_path, random_name, step_config, Action, Api, State, Step, TestCase, UPDATE,
 };
 use serde_json::{json, Value};
-
-fn testdata() -> PathBuf {
-    workspace_root().join("acceptance/testdata/empty_values")
-}
-
-fn step_config(name: &str) -> String {
-    let path = testdata().join("steps").join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
 
 fn in_web(resource: &str) -> String {
     format!("module.service[\"web\"].{resource}.this")
@@ -149,14 +139,7 @@ fn assert_empty_means_unset(state: &State, api: &Api) {
 #[test]
 fn empty_values_are_unset() {
     let name = random_name();
-    let case = TestCase::new().with_files(&testdata().join("workspace"));
-    case.write_file(
-        "terraform.tfvars",
-        &format!(
-            "endpoint = \"{}\"\nname     = \"{name}\"\n",
-            case.endpoint()
-        ),
-    );
+    let case = TestCase::new().with_testdata("empty_values", &name);
     // What the filled-in inputs change, in place (and what emptying them changes back).
     let changed = [
         MESH.to_owned(),
@@ -170,7 +153,7 @@ fn empty_values_are_unset() {
     let updates: Vec<(&str, &[Action])> = changed.iter().map(|a| (a.as_str(), UPDATE)).collect();
 
     case.run(vec![
-        Step::apply(step_config("empty.tf")).check(|state, api| {
+        Step::apply(step_config("empty_values", "empty.tf")).check(|state, api| {
             assert_eq!(state.addresses().len(), 11, "{:?}", state.addresses());
             assert_empty_means_unset(state, api);
             tag_out_of_band(api, &state.expect_attr(MESH, "arn"));
@@ -178,35 +161,37 @@ fn empty_values_are_unset() {
         // Tags another tool set under ignored keys change nothing.
         Step::plan_empty(),
         Step::reimport_all().check(assert_empty_means_unset),
-        Step::expect_plan(step_config("filled.tf"), &updates).check(|state, api| {
-            let grpc = &spec_of(api, state, &in_api("appmesh_route"))["grpcRoute"];
-            assert_eq!(grpc["match"]["methodName"], "Get");
-            assert_eq!(
-                grpc["retryPolicy"]["tcpRetryEvents"],
-                json!(["connection-error"])
-            );
-            let backend = &spec_of(api, state, &in_web("appmesh_virtual_node"))["backends"][0];
-            assert_eq!(
-                backend["virtualService"]["clientPolicy"]["tls"]["ports"],
-                json!([9090])
-            );
-            assert_eq!(
-                spec_of(api, state, MESH),
-                json!({"egressFilter": {"type": "ALLOW_ALL"}})
-            );
-            let mesh_tags = tags_of(api, state, MESH);
-            assert_eq!(mesh_tags["Team"], "mesh");
-            // Changing the mesh's tags left the other tools' tags alone.
-            assert_eq!(mesh_tags["external:inventory"], "asset-17");
-            assert_eq!(mesh_tags["Scanner"], "weekly");
-            assert!(!state.map(MESH, "tags_all").contains_key("Scanner"));
-            let node = in_web("appmesh_virtual_node");
-            assert_eq!(tags_of(api, state, &node)["Owner"], "web-team");
-            assert_eq!(tags_of(api, state, &node)["CostCenter"], "cc-42");
-        }),
+        Step::expect_plan(step_config("empty_values", "filled.tf"), &updates).check(
+            |state, api| {
+                let grpc = &spec_of(api, state, &in_api("appmesh_route"))["grpcRoute"];
+                assert_eq!(grpc["match"]["methodName"], "Get");
+                assert_eq!(
+                    grpc["retryPolicy"]["tcpRetryEvents"],
+                    json!(["connection-error"])
+                );
+                let backend = &spec_of(api, state, &in_web("appmesh_virtual_node"))["backends"][0];
+                assert_eq!(
+                    backend["virtualService"]["clientPolicy"]["tls"]["ports"],
+                    json!([9090])
+                );
+                assert_eq!(
+                    spec_of(api, state, MESH),
+                    json!({"egressFilter": {"type": "ALLOW_ALL"}})
+                );
+                let mesh_tags = tags_of(api, state, MESH);
+                assert_eq!(mesh_tags["Team"], "mesh");
+                // Changing the mesh's tags left the other tools' tags alone.
+                assert_eq!(mesh_tags["external:inventory"], "asset-17");
+                assert_eq!(mesh_tags["Scanner"], "weekly");
+                assert!(!state.map(MESH, "tags_all").contains_key("Scanner"));
+                let node = in_web("appmesh_virtual_node");
+                assert_eq!(tags_of(api, state, &node)["Owner"], "web-team");
+                assert_eq!(tags_of(api, state, &node)["CostCenter"], "cc-42");
+            },
+        ),
         Step::reimport_all(),
         // Back to empty: what was set is taken away again, in place.
-        Step::expect_plan(step_config("empty.tf"), &updates).check(|state, api| {
+        Step::expect_plan(step_config("empty_values", "empty.tf"), &updates).check(|state, api| {
             assert_empty_means_unset(state, api);
             let mesh_tags = tags_of(api, state, MESH);
             assert!(!mesh_tags.contains_key("Team"));

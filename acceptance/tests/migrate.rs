@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use appmesh_acceptance::{paths, provider_bin, workspace_root, Action, Api, TestCase};
+use appmesh_acceptance::{paths, provider_bin, Action, Api, TestCase};
 
 const OBJECTS: usize = 10;
 
 fn testdata() -> PathBuf {
-    workspace_root().join("acceptance/testdata/migrate")
+    appmesh_acceptance::testdata("migrate")
 }
 
 /// A case whose working directory is a copy of the old workspace (modules installed), with

@@ -23,7 +23,7 @@ use serde_json::{Map, Value as Json};
 use tf_provider::value::ValueAny;
 use tf_provider::AttributePath;
 
-use crate::describe::{fields, Default, Form, Scalar};
+use crate::describe::{fields, Default, Field, Form, Scalar};
 
 /// Expands a single block value of `shape` (a list of at most one object) into JSON, or
 /// `None` if the block is absent. Paths of unknown values are pushed onto `unknown`.
@@ -212,33 +212,43 @@ fn default_value(d: Default) -> ValueAny {
     }
 }
 
-/// Fills defaults into a planned single block value of `shape`, wherever the block exists
-/// and the attribute is null.
-pub fn apply_defaults(shape: &'static Shape, value: &mut ValueAny) {
-    if let ValueAny::List(items) = value {
-        for item in items {
-            if let ValueAny::Map(obj) = item {
-                defaults_in_object(shape, obj);
+/// Calls `visit` on every attribute present in a block value of `shape` (a list of block
+/// objects: a single block or a repeated block's items), at any depth. The one walk behind
+/// [`apply_defaults`], [`normalize`], [`unknown_computed`] and [`zero_is_unset`].
+fn each_attribute(
+    shape: &'static Shape,
+    value: &mut ValueAny,
+    visit: &mut dyn FnMut(&Field, &mut ValueAny),
+) {
+    let ValueAny::List(items) = value else {
+        return;
+    };
+    for item in items {
+        let ValueAny::Map(obj) = item else {
+            continue;
+        };
+        for f in fields(shape) {
+            let Some(v) = obj.get_mut(f.name.as_ref()) else {
+                continue;
+            };
+            match f.form {
+                Form::Single(inner) | Form::Repeated { item: inner, .. } => {
+                    each_attribute(inner, v, visit)
+                }
+                _ => visit(&f, v),
             }
         }
     }
 }
 
-fn defaults_in_object(shape: &'static Shape, obj: &mut BTreeMap<String, ValueAny>) {
-    for f in fields(shape) {
-        let Some(v) = obj.get_mut(f.name.as_ref()) else {
-            continue;
-        };
-        match f.form {
-            Form::Single(inner) | Form::Repeated { item: inner, .. } => apply_defaults(inner, v),
-            Form::Attribute(_) => {
-                if let (ValueAny::Null, Some(d)) = (&*v, f.default) {
-                    *v = default_value(d);
-                }
-            }
-            _ => {}
+/// Fills defaults into a planned single block value of `shape`, wherever the block exists
+/// and the attribute is null.
+pub fn apply_defaults(shape: &'static Shape, value: &mut ValueAny) {
+    each_attribute(shape, value, &mut |f, v| {
+        if let (Form::Attribute(_), ValueAny::Null, Some(d)) = (f.form, &*v, f.default) {
+            *v = default_value(d);
         }
-    }
+    });
 }
 
 /// Normalises a single block value of `shape` (a list of at most one object) in place, the
@@ -249,27 +259,11 @@ fn defaults_in_object(shape: &'static Shape, obj: &mut BTreeMap<String, ValueAny
 /// `method_name` at all. Required arguments keep what was written, so the API's limits still
 /// speak about them. Unknown values are left alone.
 pub fn normalize(shape: &'static Shape, value: &mut ValueAny) {
-    if let ValueAny::List(items) = value {
-        for item in items {
-            if let ValueAny::Map(obj) = item {
-                normalize_object(shape, obj);
-            }
-        }
-    }
-}
-
-fn normalize_object(shape: &'static Shape, obj: &mut BTreeMap<String, ValueAny>) {
-    for f in fields(shape) {
-        let Some(v) = obj.get_mut(f.name.as_ref()) else {
-            continue;
-        };
-        match f.form {
-            Form::Single(inner) | Form::Repeated { item: inner, .. } => normalize(inner, v),
-            Form::Map => normalize_map(v),
-            _ if f.required => {}
-            Form::Attribute(_) | Form::Collection { .. } => normalize_scalar(v),
-        }
-    }
+    each_attribute(shape, value, &mut |f, v| match f.form {
+        Form::Map => normalize_map(v),
+        _ if f.required => {}
+        _ => normalize_scalar(v),
+    });
 }
 
 /// `""` and `[]` (an optional string, list or set left empty) are null.
@@ -299,51 +293,24 @@ pub fn normalize_map(v: &mut ValueAny) {
 /// skip zeros), so a 0 in an old `aws_appmesh_*` state says nothing was sent. Only for
 /// reading such states; this provider sends the zeros a configuration writes.
 pub fn zero_is_unset(shape: &'static Shape, value: &mut ValueAny) {
-    if let ValueAny::List(items) = value {
-        for item in items {
-            if let ValueAny::Map(obj) = item {
-                for f in fields(shape) {
-                    let Some(v) = obj.get_mut(f.name.as_ref()) else {
-                        continue;
-                    };
-                    match f.form {
-                        Form::Single(inner) | Form::Repeated { item: inner, .. } => {
-                            zero_is_unset(inner, v)
-                        }
-                        Form::Attribute(Scalar::Number)
-                            if !f.required && *v == ValueAny::Number(0) =>
-                        {
-                            *v = ValueAny::Null
-                        }
-                        _ => {}
-                    }
-                }
-            }
+    each_attribute(shape, value, &mut |f, v| {
+        if matches!(f.form, Form::Attribute(Scalar::Number))
+            && !f.required
+            && *v == ValueAny::Number(0)
+        {
+            *v = ValueAny::Null;
         }
-    }
+    });
 }
 
 /// Sets every attribute the service fills in ([`Field::computed`](crate::describe::Field))
 /// that is null in a planned block value to unknown: the service will answer with it.
 pub fn unknown_computed(shape: &'static Shape, value: &mut ValueAny) {
-    if let ValueAny::List(items) = value {
-        for item in items {
-            if let ValueAny::Map(obj) = item {
-                for f in fields(shape) {
-                    let Some(v) = obj.get_mut(f.name.as_ref()) else {
-                        continue;
-                    };
-                    match f.form {
-                        Form::Single(inner) | Form::Repeated { item: inner, .. } => {
-                            unknown_computed(inner, v)
-                        }
-                        _ if f.computed && *v == ValueAny::Null => *v = ValueAny::Unknown,
-                        _ => {}
-                    }
-                }
-            }
+    each_attribute(shape, value, &mut |f, v| {
+        if f.computed && *v == ValueAny::Null {
+            *v = ValueAny::Unknown;
         }
-    }
+    });
 }
 
 /// The Terraform attribute path of an API path under the `spec` block, and the same path

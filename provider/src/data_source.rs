@@ -1,9 +1,9 @@
 //! Data sources, bound per kind from the same [`ResourceDef`]s as the resources:
 //!
-//! - `appmesh_<kind>` ([`ObjectDataSource`]) reads one object the way the `aws_appmesh_*`
+//! - `appmesh_<kind>` ([`AppMeshDataSource::object`]) reads one object the way the `aws_appmesh_*`
 //!   data sources do: found by `name` (and `mesh_name`, the parent's name, `mesh_owner`), with
 //!   its `arn`, owners, dates, its whole `spec` and its tags.
-//! - `appmesh_<kinds>` ([`ListDataSource`]) lists the names and ARNs of every object of a
+//! - `appmesh_<kinds>` ([`AppMeshDataSource::list`]) lists the names and ARNs of every object of a
 //!   kind in its container, paging through the List operation.
 
 use appmesh_model::{Kind, ResourceKey};
@@ -20,39 +20,41 @@ use crate::resource::check_identity;
 use crate::schema::{data_source_schema, list_data_source_schema, parent_attribute, plural};
 use crate::value::{get_str, obj, string_map, Obj};
 
-/// The data source reading one object of a kind.
-pub struct ObjectDataSource {
+/// A data source of one kind: reading one object (`appmesh_virtual_node`), or listing them
+/// all (`appmesh_virtual_nodes`).
+pub struct AppMeshDataSource {
     def: &'static ResourceDef,
     shared: Shared,
+    list: bool,
 }
 
-/// The data source listing every object of a kind in its container.
-pub struct ListDataSource {
-    def: &'static ResourceDef,
-    shared: Shared,
-}
-
-impl ObjectDataSource {
-    /// The data source for the kind `def` describes.
-    pub fn new(def: &'static ResourceDef, shared: Shared) -> Self {
-        ObjectDataSource { def, shared }
+impl AppMeshDataSource {
+    /// The data source reading one object of the kind `def` describes.
+    pub fn object(def: &'static ResourceDef, shared: Shared) -> Self {
+        AppMeshDataSource {
+            def,
+            shared,
+            list: false,
+        }
     }
 
-    /// Its type name without the provider prefix: the resource's, `virtual_node`.
-    pub fn type_name(def: &ResourceDef) -> String {
-        def.type_name.to_owned()
-    }
-}
-
-impl ListDataSource {
-    /// The data source for the kind `def` describes.
-    pub fn new(def: &'static ResourceDef, shared: Shared) -> Self {
-        ListDataSource { def, shared }
+    /// The data source listing every object of the kind `def` describes in its container.
+    pub fn list(def: &'static ResourceDef, shared: Shared) -> Self {
+        AppMeshDataSource {
+            def,
+            shared,
+            list: true,
+        }
     }
 
-    /// Its type name without the provider prefix: the API's collection, `virtual_nodes`.
-    pub fn type_name(def: &ResourceDef) -> String {
-        snake(def.kind.collection())
+    /// Its type name without the provider prefix: the resource's (`virtual_node`), or the
+    /// API's collection (`virtual_nodes`) for a list.
+    pub fn type_name(&self) -> String {
+        if self.list {
+            snake(self.def.kind.collection())
+        } else {
+            self.def.type_name.to_owned()
+        }
     }
 }
 
@@ -97,27 +99,8 @@ fn not_allowed(e: &ApiError) -> bool {
         || matches!(e, ApiError::Service { code, .. } if code.contains("AccessDenied") || code.contains("Forbidden"))
 }
 
-#[async_trait]
-impl DataSource for ObjectDataSource {
-    type State<'a> = ValueAny;
-    type ProviderMetaState<'a> = ValueAny;
-
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        Some(data_source_schema(self.def))
-    }
-
-    async fn validate<'a>(&self, diags: &mut Diagnostics, config: ValueAny) -> Option<()> {
-        let config = decode(diags, config)?;
-        check_identity(diags, self.def.kind, &config);
-        Some(())
-    }
-
-    async fn read<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        config: ValueAny,
-        _meta: ValueAny,
-    ) -> Option<ValueAny> {
+impl AppMeshDataSource {
+    async fn read_object(&self, diags: &mut Diagnostics, config: ValueAny) -> Option<ValueAny> {
         let config = decode(diags, config)?;
         let configured = configured(&self.shared, diags)?;
         let kind = self.def.kind;
@@ -155,29 +138,8 @@ impl DataSource for ObjectDataSource {
         state.insert("tags".into(), string_map(&tags));
         Some(ValueAny::Map(state))
     }
-}
 
-#[async_trait]
-impl DataSource for ListDataSource {
-    type State<'a> = ValueAny;
-    type ProviderMetaState<'a> = ValueAny;
-
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        Some(list_data_source_schema(self.def))
-    }
-
-    async fn validate<'a>(&self, diags: &mut Diagnostics, config: ValueAny) -> Option<()> {
-        let config = decode(diags, config)?;
-        check_identity(diags, self.def.kind, &config);
-        Some(())
-    }
-
-    async fn read<'a>(
-        &self,
-        diags: &mut Diagnostics,
-        config: ValueAny,
-        _meta: ValueAny,
-    ) -> Option<ValueAny> {
+    async fn read_list(&self, diags: &mut Diagnostics, config: ValueAny) -> Option<ValueAny> {
         let mut state = decode(diags, config)?;
         let configured = configured(&self.shared, diags)?;
         let kind = self.def.kind;
@@ -229,5 +191,38 @@ impl DataSource for ListDataSource {
             state.insert("mesh_owner".into(), ValueAny::Null);
         }
         Some(ValueAny::Map(state))
+    }
+}
+
+#[async_trait]
+impl DataSource for AppMeshDataSource {
+    type State<'a> = ValueAny;
+    type ProviderMetaState<'a> = ValueAny;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(if self.list {
+            list_data_source_schema(self.def)
+        } else {
+            data_source_schema(self.def)
+        })
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: ValueAny) -> Option<()> {
+        let config = decode(diags, config)?;
+        check_identity(diags, self.def.kind, &config);
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        config: ValueAny,
+        _meta: ValueAny,
+    ) -> Option<ValueAny> {
+        if self.list {
+            self.read_list(diags, config).await
+        } else {
+            self.read_object(diags, config).await
+        }
     }
 }

@@ -14,7 +14,7 @@ use tf_provider::value::ValueAny;
 use tf_provider::{AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 
 use crate::client::Client;
-use crate::data_source::{ListDataSource, ObjectDataSource};
+use crate::data_source::AppMeshDataSource;
 use crate::describe::RESOURCES;
 use crate::resource::AppMeshResource;
 use crate::value::{get_str, obj};
@@ -80,13 +80,9 @@ pub struct AppMeshProvider {
 }
 
 fn attribute(attr_type: AttributeType, doc: &str, sensitive: bool) -> Attribute {
-    Attribute {
-        attr_type,
-        description: Description::markdown(doc),
-        constraint: AttributeConstraint::Optional,
-        sensitive,
-        deprecated: false,
-    }
+    let mut a = crate::schema::attribute(attr_type, AttributeConstraint::Optional, doc);
+    a.sensitive = sensitive;
+    a
 }
 
 /// The provider block's schema.
@@ -184,14 +180,12 @@ impl Provider for AppMeshProvider {
     ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
         let mut all: HashMap<String, Box<dyn DynamicDataSource>> = HashMap::new();
         for def in RESOURCES {
-            all.insert(
-                ObjectDataSource::type_name(def),
-                Box::new(ObjectDataSource::new(def, self.shared.clone())),
-            );
-            all.insert(
-                ListDataSource::type_name(def),
-                Box::new(ListDataSource::new(def, self.shared.clone())),
-            );
+            for source in [
+                AppMeshDataSource::object(def, self.shared.clone()),
+                AppMeshDataSource::list(def, self.shared.clone()),
+            ] {
+                all.insert(source.type_name(), Box::new(source));
+            }
         }
         Some(all)
     }

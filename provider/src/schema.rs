@@ -22,21 +22,27 @@ pub fn parent_attribute(kind: Kind) -> Option<&'static str> {
     }
 }
 
+/// An attribute that is neither sensitive nor deprecated.
+pub fn attribute(
+    attr_type: AttributeType,
+    constraint: AttributeConstraint,
+    doc: impl Into<String>,
+) -> Attribute {
+    Attribute {
+        attr_type,
+        description: Description::markdown(doc.into()),
+        constraint,
+        sensitive: false,
+        deprecated: false,
+    }
+}
+
 /// The full schema of a resource.
 pub fn resource_schema(def: &ResourceDef) -> Schema {
     let kind = def.kind;
     let mut attributes = HashMap::new();
     let mut attr = |name: &str, constraint, attr_type, doc: String| {
-        attributes.insert(
-            name.to_owned(),
-            Attribute {
-                attr_type,
-                description: Description::markdown(doc),
-                constraint,
-                sensitive: false,
-                deprecated: false,
-            },
-        );
+        attributes.insert(name.to_owned(), attribute(attr_type, constraint, doc));
     };
     use AttributeConstraint::{Computed, Optional, OptionalComputed, Required};
     let human = kind.human();
@@ -168,16 +174,14 @@ pub fn data_source_schema(def: &ResourceDef) -> Schema {
     if let Some(NestedBlock::Optional(spec)) = resource.block.blocks.get("spec") {
         attributes.insert(
             "spec".to_owned(),
-            Attribute {
-                attr_type: AttributeType::List(Box::new(object_type(spec))),
-                description: Description::markdown(format!(
+            attribute(
+                AttributeType::List(Box::new(object_type(spec))),
+                AttributeConstraint::Computed,
+                format!(
                     "The {human}'s specification: a list of one object with the blocks and arguments of the `appmesh_{}` resource's `spec`.",
                     def.type_name
-                )),
-                constraint: AttributeConstraint::Computed,
-                sensitive: false,
-                deprecated: false,
-            },
+                ),
+            ),
         );
     }
     Schema {
@@ -203,16 +207,7 @@ pub fn list_data_source_schema(def: &ResourceDef) -> Schema {
     let humans = plural(kind);
     let mut attributes = HashMap::new();
     let mut attr = |name: &str, constraint, attr_type, doc: String| {
-        attributes.insert(
-            name.to_owned(),
-            Attribute {
-                attr_type,
-                description: Description::markdown(doc),
-                constraint,
-                sensitive: false,
-                deprecated: false,
-            },
-        );
+        attributes.insert(name.to_owned(), attribute(attr_type, constraint, doc));
     };
     use AttributeConstraint::{Computed, Optional, Required};
     let strings = || AttributeType::List(Box::new(AttributeType::String));
@@ -363,16 +358,9 @@ pub fn block(shape: &'static Shape) -> Block {
                 } else {
                     AttributeConstraint::Optional
                 };
-                attributes.insert(
-                    field.name.into_owned(),
-                    Attribute {
-                        attr_type,
-                        description: doc,
-                        constraint,
-                        sensitive: false,
-                        deprecated: false,
-                    },
-                );
+                let mut a = attribute(attr_type, constraint, "");
+                a.description = doc;
+                attributes.insert(field.name.into_owned(), a);
             }
         }
     }
