@@ -195,6 +195,22 @@ pub fn assert_tags(state: &State, api: &Api, address: &str, expected: &[(&str, &
     );
 }
 
+/// The weights of a route action's `weightedTargets` (API JSON), by virtual node.
+pub fn weights(action: &Value) -> BTreeMap<String, i64> {
+    action["weightedTargets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no weighted targets in {action:#}"))
+        .iter()
+        .map(|t| {
+            let node = t["virtualNode"].as_str().unwrap_or_default().to_owned();
+            let weight = t["weight"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("a target without a weight: {t}"));
+            (node, weight)
+        })
+        .collect()
+}
+
 /// The API object's `metadata.version`.
 pub fn version(data: &Value) -> i64 {
     data["metadata"]["version"]

@@ -63,7 +63,7 @@ pub use case::{
 };
 pub use checks::{
     api_path, assert_metadata, assert_tags, import_id, parse_rfc3339, resource_type, version,
-    ACCOUNT_ID, REGION,
+    weights, ACCOUNT_ID, REGION,
 };
 pub use control_plane::ControlPlane;
 pub use example_dir::{copy_dir, example_subdirs, examples_dir, list_all, list_names, ExampleDir};

@@ -14,8 +14,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use appmesh_acceptance::{
-    assert_state_matches_api, example_subdirs, examples_dir, list_names, paths, Api, ControlPlane,
-    ExampleDir, Terraform,
+    assert_state_matches_api, example_subdirs, examples_dir, list_names, paths, weights, Api,
+    ControlPlane, ExampleDir, Terraform,
 };
 use serde_json::{json, Value};
 
@@ -236,17 +236,7 @@ fn check_stack(ex: &ExampleDir, api: &Api, e: &Expected) {
             [*kind],
             "{service}: one {kind}: {route:#}"
         );
-        let weights: BTreeMap<String, i64> = route["spec"][kind]["action"]["weightedTargets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                (
-                    t["virtualNode"].as_str().unwrap().to_owned(),
-                    t["weight"].as_i64().unwrap(),
-                )
-            })
-            .collect();
+        let weights = weights(&route["spec"][kind]["action"]);
         let expected: BTreeMap<String, i64> = versions
             .iter()
             .map(|(v, w)| (format!("{service}-{v}"), *w))

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use appmesh_acceptance::{paths, provider_bin, Action, Api, TestCase};
+use appmesh_acceptance::{paths, provider_bin, weights, Action, Api, TestCase};
 
 const OBJECTS: usize = 10;
 
@@ -24,14 +24,21 @@ fn testdata() -> PathBuf {
 
 /// A case whose working directory is a copy of the old workspace (modules installed), with
 /// its own provider configuration only.
+/// The old state (written by the AWS provider) is the workspace's `terraform.tfstate`.
 fn old_workspace() -> TestCase {
-    TestCase::new()
+    let case = TestCase::new()
         .without_provider_config()
         .with_files(&testdata().join("workspace"))
         // The generated provider block takes credentials from the environment, as the old
         // provider "aws" did.
         .with_env("AWS_ACCESS_KEY_ID", "test")
-        .with_env("AWS_SECRET_ACCESS_KEY", "test")
+        .with_env("AWS_SECRET_ACCESS_KEY", "test");
+    std::fs::copy(
+        testdata().join("state/terraform.tfstate"),
+        case.dir().join("terraform.tfstate"),
+    )
+    .unwrap();
+    case
 }
 
 /// Runs `terraform-provider-appmesh migrate ARGS` the way the guide says.
@@ -169,21 +176,9 @@ fn assert_recreated(api: &Api) {
     );
     let route = api.get(&paths::route("apps", "serviceB", "serviceB-route"));
     let http2 = &route["spec"]["http2Route"];
-    let mut weights: Vec<(String, i64)> = http2["action"]["weightedTargets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["virtualNode"].as_str().unwrap().to_owned(),
-                t["weight"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    weights.sort();
     assert_eq!(
-        weights,
-        [("serviceB".into(), 75), ("serviceBv2".into(), 25)]
+        weights(&http2["action"]),
+        BTreeMap::from([("serviceB".to_owned(), 75), ("serviceBv2".to_owned(), 25)])
     );
     // SDKv2 wrote 0 and "" for what was not set; none of it was sent.
     assert!(route["spec"].get("priority").is_none());
@@ -222,11 +217,6 @@ fn assert_plan_imports_everything(case: &TestCase) {
 fn a_tfstate_workspace_moves_off_aws_appmesh() {
     let case = old_workspace();
     let work = case.dir().to_path_buf();
-    std::fs::copy(
-        testdata().join("state/terraform.tfstate"),
-        work.join("terraform.tfstate"),
-    )
-    .unwrap();
     let before = snapshot(&work);
     let endpoint = case.endpoint().to_owned();
     let args = [
@@ -278,11 +268,6 @@ fn a_tfstate_workspace_moves_off_aws_appmesh() {
 fn a_show_json_state_moves_and_broken_inputs_change_nothing() {
     let case = old_workspace();
     let work = case.dir().to_path_buf();
-    std::fs::copy(
-        testdata().join("state/terraform.tfstate"),
-        work.join("terraform.tfstate"),
-    )
-    .unwrap();
     let endpoint = case.endpoint().to_owned();
     let before = snapshot(&work);
     let show = testdata()

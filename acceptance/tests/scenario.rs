@@ -93,21 +93,14 @@ impl Scenario {
 /// The route's weights in the API, by virtual node.
 fn api_weights(api: &Api) -> BTreeMap<String, i64> {
     let route = api.get(&paths::route("apps", "serviceB", "serviceB-route"));
-    route["spec"]["http2Route"]["action"]["weightedTargets"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no http2Route weighted targets in {route:#}"))
-        .iter()
-        .map(|t| {
-            assert!(
-                t.get("port").is_none(),
-                "no target port was configured: {t}"
-            );
-            (
-                t["virtualNode"].as_str().unwrap().to_owned(),
-                t["weight"].as_i64().unwrap(),
-            )
-        })
-        .collect()
+    let action = &route["spec"]["http2Route"]["action"];
+    for t in action["weightedTargets"].as_array().into_iter().flatten() {
+        assert!(
+            t.get("port").is_none(),
+            "no target port was configured: {t}"
+        );
+    }
+    appmesh_acceptance::weights(action)
 }
 
 fn weights(b: i64, b2: i64) -> BTreeMap<String, i64> {
