@@ -439,3 +439,81 @@ resource "appmesh_virtual_node" "test" {{
         ),
     );
 }
+
+/// One plan reports every violation it finds, each on its own line: two of the shape in one
+/// node (a port out of range, and a log format left empty, since `text = ""` is no text),
+/// and in a route both a service rule (a method name needs a service name) and a shape
+/// violation elsewhere in the same spec (an unknown retry event).
+#[test]
+fn every_violation_is_reported_at_once() {
+    let config = r#"
+resource "appmesh_mesh" "test" {
+  name = "every-violation"
+}
+
+resource "appmesh_virtual_node" "test" {
+  name      = "node"
+  mesh_name = appmesh_mesh.test.id
+
+  spec {
+    listener {
+      port_mapping {
+        port     = 70000
+        protocol = "http"
+      }
+    }
+
+    logging {
+      access_log {
+        file {
+          path = "/dev/stdout"
+          format {
+            text = ""
+          }
+        }
+      }
+    }
+  }
+}
+
+resource "appmesh_route" "test" {
+  name                = "route"
+  mesh_name           = appmesh_mesh.test.id
+  virtual_router_name = "router"
+
+  spec {
+    grpc_route {
+      match {
+        method_name = "Get"
+      }
+
+      action {
+        weighted_target {
+          virtual_node = "node"
+          weight       = 100
+        }
+      }
+
+      retry_policy {
+        max_retries = 1
+        per_retry_timeout {
+          unit  = "ms"
+          value = 500
+        }
+        grpc_retry_events = ["lost-my-way"]
+      }
+    }
+  }
+}
+"#;
+    assert_rejected(
+        config,
+        &[
+            r"spec\.listener\[0\]\.port_mapping\.port must be between 1 and 65535 \(found 70000\)",
+            r"spec\.logging\.access_log\.file\.format must set exactly one of json, text",
+            r"spec\.grpc_route\.match\.service_name is required when method_name is set",
+            r#"spec\.grpc_route\.retry_policy\.grpc_retry_events must be one of .* \(found "lost-my-way"\)"#,
+        ],
+        at(r#"resource "appmesh_virtual_node""#, "port     = 70000"),
+    );
+}
