@@ -519,6 +519,30 @@ provider "appmesh" {{
     )]);
 }
 
+/// A control plane nobody answers at: apply says why (connection refused), where, and how
+/// often it tried, instead of "error sending request".
+#[test]
+fn unreachable_endpoint_says_why() {
+    let case = TestCase::new();
+    case.set_provider_config(&required_providers());
+    case.run(vec![Step::expect_apply_error(
+        r#"
+provider "appmesh" {
+  endpoint    = "http://127.0.0.1:1"
+  region      = "us-east-1"
+  access_key  = "test"
+  secret_key  = "test"
+  max_retries = 1
+}
+
+resource "appmesh_mesh" "test" {
+  name = "nobody-home"
+}
+"#,
+        r"creating App Mesh Service Mesh \(nobody-home\): cannot connect to the App Mesh API at http://127\.0\.0\.1:1 \(.*Connection refused.*\); tried 2 times",
+    )]);
+}
+
 // === default tags ===
 
 fn default_tags_config(endpoint: &str, mesh: &str, default_env: &str) -> String {
