@@ -5,7 +5,8 @@
 //! (`acceptance/testdata/migrate/`), moves onto an empty control plane by the steps the
 //! migration guide gives; `terraform plan` then imports everything: 0 to add, 0 to change,
 //! 0 to destroy. The state comes once through `terraform state pull` (a `.tfstate`) and once
-//! as `terraform show -json` output; broken inputs change nothing.
+//! as `terraform show -json` output; broken inputs change nothing; `--moved` hands the state
+//! over with `moved` blocks instead.
 //! Run with `cargo test -p appmesh-acceptance --test migrate`.
 
 #![allow(clippy::unwrap_used)]
@@ -346,6 +347,79 @@ fn a_show_json_state_moves_and_broken_inputs_change_nothing() {
 
     assert_plan_imports_everything(&case);
     case.run(vec![appmesh_acceptance::Step::plan_empty()]);
+}
+
+/// `--moved`: the objects are recreated and the configuration rewritten the same way, but
+/// the state is handed over by `moved` blocks, through the provider's `MoveResourceState`
+/// (schema-version-0 node included). Terraform refuses a state naming a provider it cannot
+/// load, and the AWS provider cannot be installed here (no registry), so the old state's
+/// entries name this provider as their provider; everything else about them (types,
+/// attributes, schema versions) is the AWS provider's.
+#[test]
+fn moved_blocks_hand_the_state_over() {
+    let case = old_workspace();
+    let work = case.dir().to_path_buf();
+    let state = std::fs::read_to_string(work.join("terraform.tfstate")).unwrap();
+    std::fs::write(
+        work.join("terraform.tfstate"),
+        state.replace(
+            "registry.terraform.io/hashicorp/aws",
+            "registry.terraform.io/appmesh-community/appmesh",
+        ),
+    )
+    .unwrap();
+    let endpoint = case.endpoint().to_owned();
+    let out = migrate(
+        &case,
+        &[
+            "--endpoint",
+            &endpoint,
+            "--region",
+            "us-east-1",
+            "--remove-aws-provider",
+            "--moved",
+        ],
+    );
+    assert!(out.status.success());
+    assert_recreated(case.api());
+    let moved = std::fs::read_to_string(work.join("appmesh_migration.tf")).unwrap();
+    assert_eq!(moved.matches("moved {").count(), OBJECTS, "{moved}");
+    assert!(moved.contains(
+        "from = module.frontend.aws_appmesh_virtual_node.frontend\n  to   = module.frontend.appmesh_virtual_node.frontend"
+    ));
+
+    let (plan_out, plan) = case.terraform().plan_saved("tfplan", &[]);
+    assert!(plan.effective_actions().is_empty(), "{}", plan_out.stdout);
+    assert_eq!(
+        plan_out.stdout.matches(" has moved to ").count(),
+        OBJECTS,
+        "{}",
+        plan_out.stdout
+    );
+    assert!(plan_out
+        .stdout
+        .contains("Plan: 0 to add, 0 to change, 0 to destroy."));
+    case.terraform().apply(Some("tfplan"));
+    let state = case.state();
+    assert_eq!(state.addresses().len(), OBJECTS);
+    assert!(state
+        .addresses()
+        .iter()
+        .all(|a| !a.contains("aws_appmesh_")));
+    // The moved state was refreshed from the control plane: ids are the new objects' uids.
+    let node = api_uid(case.api(), &paths::virtual_node("apps", "frontend"));
+    assert_eq!(
+        state.expect_attr("module.frontend.appmesh_virtual_node.frontend", "id"),
+        node
+    );
+    case.run(vec![appmesh_acceptance::Step::plan_empty()]);
+}
+
+fn api_uid(api: &Api, path: &str) -> String {
+    api.get(path)["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Splits a shell command line quoted the way the command prints it (`'...'` or bare).

@@ -64,6 +64,9 @@ Options:
   --remove-aws-provider
                        once nothing in the configuration uses the AWS provider, remove its
                        provider blocks and its required_providers entry as well
+  --moved              hand the state over with `moved` blocks (Terraform 1.8+) instead of
+                       `import` blocks and `terraform state rm`; needs the AWS provider
+                       installed, since the old state names it
   --dry-run            change nothing; show what would be done
   -h, --help           this text
 
@@ -88,6 +91,8 @@ pub struct Args {
     pub dry_run: bool,
     /// Remove `provider "aws"` and its requirement once nothing uses them.
     pub remove_aws_provider: bool,
+    /// Hand the state over with `moved` blocks instead of imports.
+    pub moved: bool,
 }
 
 impl Args {
@@ -115,6 +120,7 @@ impl Args {
                 "--state" => out.state = Some(PathBuf::from(value(flag)?)),
                 "--dry-run" => out.dry_run = true,
                 "--remove-aws-provider" => out.remove_aws_provider = true,
+                "--moved" => out.moved = true,
                 f if f.starts_with('-') => return Err(format!("unknown option {f}")),
                 _ if workspace.is_none() => workspace = Some(PathBuf::from(arg)),
                 _ => return Err(format!("unexpected argument {arg:?}")),
@@ -328,6 +334,16 @@ pub async fn run(args: &Args) -> Result<(), String> {
     }
 
     let addresses: Vec<&str> = old.iter().map(|i| i.address.as_str()).collect();
+    if args.moved {
+        for note in &notes {
+            println!("note: {note}");
+        }
+        println!(
+            "==> done. `terraform plan` should now move {} resources: 0 to add, 0 to change, 0 to destroy.",
+            objects.len()
+        );
+        return Ok(());
+    }
     if pulled {
         println!("==> removing the aws_appmesh_* entries from the state (terraform state rm)");
         let mut rm = vec!["state", "rm"];
@@ -679,8 +695,16 @@ fn plan_rewrite(
     rewrite.files.insert(
         ws.join(IMPORTS_FILE),
         (
-            imports_file(objects),
-            format!("{} import blocks", objects.len()),
+            if args.moved {
+                moved_file(objects)
+            } else {
+                imports_file(objects)
+            },
+            format!(
+                "{} {} blocks",
+                objects.len(),
+                if args.moved { "moved" } else { "import" }
+            ),
         ),
     );
     for (path, text) in &texts {
@@ -899,6 +923,22 @@ fn provider_file(args: &Args, requirement: bool, aws: Option<&(String, hcl::Bloc
         }
     }
     out.push_str("}\n");
+    out
+}
+
+fn moved_file(objects: &[(&OldInstance, Desired)]) -> String {
+    let mut out = String::from(
+        "# Written by `terraform-provider-appmesh migrate --moved`: hands each aws_appmesh_*\n\
+         # resource's state to this provider (Terraform 1.8 or later, with the AWS provider still\n\
+         # installed). Once applied, these blocks do nothing and can be deleted.\n",
+    );
+    for (instance, _) in objects {
+        out.push_str(&format!(
+            "\nmoved {{\n  from = {}\n  to   = {}\n}}\n",
+            instance.address,
+            instance.new_address()
+        ));
+    }
     out
 }
 
