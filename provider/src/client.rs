@@ -2,6 +2,7 @@
 //! errors with backoff, and turns error answers into [`ApiError`]s that keep the exception
 //! name.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use appmesh_model::{Kind, ResourceKey};
@@ -84,6 +85,29 @@ pub fn collection_path(key: &ResourceKey) -> String {
         ),
         (kind, _, _) => format!("{base}/{}/{}", encode(&key.mesh), kind.collection()),
     }
+}
+
+/// The body of a Create request for `key`: a fresh client token (retries of this request
+/// are then idempotent), the name, the spec and the tags (left out when there are none).
+pub fn create_body(key: &ResourceKey, spec: Value, tags: &BTreeMap<String, String>) -> Value {
+    let mut body = serde_json::json!({
+        "clientToken": uuid::Uuid::new_v4().to_string(),
+        "spec": spec,
+    });
+    body[key.kind.name_member()] = Value::String(key.name.clone());
+    if !tags.is_empty() {
+        body["tags"] = tag_list(tags);
+    }
+    body
+}
+
+/// Tags as the API lists them: `[{"key": ..., "value": ...}]`.
+pub fn tag_list(tags: &BTreeMap<String, String>) -> Value {
+    Value::Array(
+        tags.iter()
+            .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+            .collect(),
+    )
 }
 
 /// The item URI path of a resource.

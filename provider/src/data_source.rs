@@ -14,11 +14,11 @@ use tf_provider::{DataSource, Diagnostics};
 
 use crate::client::ApiError;
 use crate::describe::{snake, ResourceDef};
-use crate::provider::{Configured, Shared};
+use crate::provider::{configured, Shared};
 use crate::read;
 use crate::resource::check_identity;
 use crate::schema::{data_source_schema, list_data_source_schema, parent_attribute, plural};
-use crate::value::{get_str, obj, string_map, Obj};
+use crate::value::{decode, get_str, string_map};
 
 /// A data source of one kind: reading one object (`appmesh_virtual_node`), or listing them
 /// all (`appmesh_virtual_nodes`).
@@ -54,25 +54,6 @@ impl AppMeshDataSource {
             snake(self.def.kind.collection())
         } else {
             self.def.type_name.to_owned()
-        }
-    }
-}
-
-fn configured(shared: &Shared, diags: &mut Diagnostics) -> Option<std::sync::Arc<Configured>> {
-    let slot = shared.read().unwrap_or_else(|p| p.into_inner());
-    let configured = slot.clone();
-    if configured.is_none() {
-        diags.root_error_short("the App Mesh provider is not configured");
-    }
-    configured
-}
-
-fn decode(diags: &mut Diagnostics, v: ValueAny) -> Option<Obj> {
-    match obj(&v) {
-        Some(o) => Some(o.clone()),
-        None => {
-            diags.root_error_short("expected an object");
-            None
         }
     }
 }

@@ -73,6 +73,15 @@ impl IgnoreTags {
 /// Shared between the provider and its resources: resources exist before configuration.
 pub type Shared = Arc<RwLock<Option<Arc<Configured>>>>;
 
+/// What `configure` set up, or an error diagnostic when the provider is not configured.
+pub fn configured(shared: &Shared, diags: &mut Diagnostics) -> Option<Arc<Configured>> {
+    let configured = shared.read().unwrap_or_else(|p| p.into_inner()).clone();
+    if configured.is_none() {
+        diags.root_error_short("the App Mesh provider is not configured");
+    }
+    configured
+}
+
 /// The App Mesh provider.
 #[derive(Debug, Default)]
 pub struct AppMeshProvider {

@@ -14,7 +14,7 @@ use tf_provider::schema::Schema;
 use tf_provider::value::ValueAny;
 use tf_provider::{AttributePath, Diagnostics, MoveSource, Resource};
 
-use crate::client::{collection_path, item_path};
+use crate::client::{collection_path, create_body, item_path, tag_list};
 use crate::convert::{
     apply_defaults, expand, flatten, normalize, normalize_map, normalize_scalar, tf_path, tf_words,
     unknown_computed,
@@ -23,7 +23,7 @@ use crate::describe::ResourceDef;
 use crate::provider::{Configured, Shared};
 use crate::read;
 use crate::schema::{parent_attribute, resource_schema};
-use crate::value::{get_str, get_string_map, is_unknown, string_map, Obj};
+use crate::value::{decode, get_str, get_string_map, is_unknown, string_map, Obj};
 
 /// Attributes the provider computes.
 const COMPUTED: [&str; 5] = [
@@ -55,12 +55,7 @@ impl AppMeshResource {
     }
 
     fn configured(&self, diags: &mut Diagnostics) -> Option<std::sync::Arc<Configured>> {
-        let slot = self.shared.read().unwrap_or_else(|p| p.into_inner());
-        let configured = slot.clone();
-        if configured.is_none() {
-            diags.root_error_short("the App Mesh provider is not configured");
-        }
-        configured
+        crate::provider::configured(&self.shared, diags)
     }
 
     /// The resource's identity from its state or plan.
@@ -115,11 +110,9 @@ impl AppMeshResource {
     /// Validates a configuration the way the API would, reporting on Terraform paths. Every
     /// violation is reported: the shape's, and the service rules' on whatever part of the spec
     /// is well-formed and known.
+    /// `config` is normalised ([`Self::normalize_top`]).
     fn check(&self, diags: &mut Diagnostics, config: &Obj) {
         let kind = self.kind();
-        let mut config = config.clone();
-        self.normalize_top(&mut config);
-        let config = &config;
         check_identity(diags, kind, config);
         if let Some(name) = get_str(config, "name") {
             for v in rules::check_name(kind, &name, &Path::root().key("name")) {
@@ -410,24 +403,6 @@ fn check_tags(diags: &mut Diagnostics, tags: &BTreeMap<String, String>) {
     }
 }
 
-fn tag_list(tags: &BTreeMap<String, String>) -> Json {
-    Json::Array(
-        tags.iter()
-            .map(|(k, v)| json!({"key": k, "value": v}))
-            .collect(),
-    )
-}
-
-fn decode(diags: &mut Diagnostics, v: ValueAny) -> Option<Obj> {
-    match v {
-        ValueAny::Map(m) => Some(m),
-        _ => {
-            diags.root_error_short("expected an object");
-            None
-        }
-    }
-}
-
 fn encode(o: Obj) -> ValueAny {
     ValueAny::Map(o)
 }
@@ -449,7 +424,8 @@ impl Resource for AppMeshResource {
     }
 
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: ValueAny) -> Option<()> {
-        let config = decode(diags, config)?;
+        let mut config = decode(diags, config)?;
+        self.normalize_top(&mut config);
         self.check(diags, &config);
         Some(())
     }
@@ -487,10 +463,10 @@ impl Resource for AppMeshResource {
         let mut planned = decode(diags, proposed)?;
         let mut config = decode(diags, config)?;
         let configured = self.configured(diags)?;
-        // Values that were unknown when the configuration was validated may be known now.
-        self.check(diags, &config);
         self.normalize_top(&mut config);
         self.normalize_top(&mut planned);
+        // Values that were unknown when the configuration was validated may be known now.
+        self.check(diags, &config);
         for attr in COMPUTED {
             planned.insert(attr.into(), ValueAny::Unknown);
         }
@@ -517,9 +493,9 @@ impl Resource for AppMeshResource {
         let mut planned = decode(diags, proposed)?;
         let mut config = decode(diags, config)?;
         let configured = self.configured(diags)?;
-        self.check(diags, &config);
         self.normalize_top(&mut config);
         self.normalize_top(&mut planned);
+        self.check(diags, &config);
         let owner_configured = !matches!(config.get("mesh_owner"), None | Some(ValueAny::Null));
         if let Some(spec) = config.get("spec") {
             planned.insert("spec".into(), self.planned_spec(spec));
@@ -583,16 +559,11 @@ impl Resource for AppMeshResource {
         let configured = self.configured(diags)?;
         let key = self.key(&planned)?;
         let tags = configured.all_tags(&get_string_map(&planned, "tags").unwrap_or_default());
-        let mut body = json!({ "clientToken": uuid::Uuid::new_v4().to_string() });
-        body[self.kind().name_member()] = json!(key.name);
-        if let Some(spec) = self.spec_json(&planned) {
-            body["spec"] = spec;
-        } else if self.kind() != Kind::Mesh {
-            body["spec"] = json!({});
-        }
-        if !tags.is_empty() {
-            body["tags"] = tag_list(&tags);
-        }
+        let body = create_body(
+            &key,
+            self.spec_json(&planned).unwrap_or_else(|| json!({})),
+            &tags,
+        );
         let query = self.query(&planned);
         let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
         match configured

@@ -153,11 +153,13 @@ pub fn data_source_schema(def: &ResourceDef) -> Schema {
     let human = def.kind.human();
     let mut attributes = resource.block.attributes;
     attributes.remove("tags_all");
+    let identity: Vec<&str> = ["name", "mesh_name"]
+        .into_iter()
+        .chain(parent_attribute(def.kind))
+        .collect();
     for (name, attr) in attributes.iter_mut() {
         attr.constraint = match name.as_str() {
-            "name" | "mesh_name" | "virtual_router_name" | "virtual_gateway_name" => {
-                AttributeConstraint::Required
-            }
+            n if identity.contains(&n) => AttributeConstraint::Required,
             "mesh_owner" => AttributeConstraint::OptionalComputed,
             _ => AttributeConstraint::Computed,
         };

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use tf_provider::value::ValueAny;
+use tf_provider::Diagnostics;
 
 /// A Terraform object's attributes.
 pub type Obj = BTreeMap<String, ValueAny>;
@@ -12,6 +13,18 @@ pub fn obj(v: &ValueAny) -> Option<&Obj> {
     match v {
         ValueAny::Map(m) => Some(m),
         _ => None,
+    }
+}
+
+/// The attributes of a configuration, plan or state, or an error diagnostic when it is not
+/// an object.
+pub fn decode(diags: &mut Diagnostics, v: ValueAny) -> Option<Obj> {
+    match v {
+        ValueAny::Map(m) => Some(m),
+        _ => {
+            diags.root_error_short("expected an object");
+            None
+        }
     }
 }
 

@@ -28,9 +28,9 @@ use std::process::Command;
 
 use appmesh_model::{rules, Kind, Spec};
 use http::Method;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
-use crate::client::{collection_path, ApiError};
+use crate::client::{collection_path, create_body, ApiError};
 use crate::provider::{connect, Configured};
 use crate::read;
 use hcl::{Item, Tok};
@@ -414,19 +414,7 @@ async fn recreate(configured: &Configured, d: &Desired) -> Result<&'static str, 
             "differs"
         });
     }
-    let mut body = json!({
-        "clientToken": uuid::Uuid::new_v4().to_string(),
-        "spec": d.spec,
-    });
-    body[d.def.kind.name_member()] = json!(d.key.name);
-    if !d.tags.is_empty() {
-        body["tags"] = Json::Array(
-            d.tags
-                .iter()
-                .map(|(k, v)| json!({"key": k, "value": v}))
-                .collect(),
-        );
-    }
+    let body = create_body(&d.key, d.spec.clone(), &d.tags);
     let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
     configured
         .client

@@ -10,6 +10,8 @@ use serde_json::{json, Value as Json};
 
 use crate::convert::{apply_defaults, expand, from_json, normalize, zero_is_unset};
 use crate::describe::{ResourceDef, RESOURCES};
+use crate::schema::parent_attribute;
+use tf_provider::value::ValueAny;
 
 /// The prefix of the AWS provider's App Mesh types.
 pub const AWS_PREFIX: &str = "aws_appmesh_";
@@ -195,25 +197,22 @@ pub fn desired(old: &OldInstance) -> Result<Desired, String> {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
-    let need =
-        |name: &str| text(name).ok_or_else(|| format!("{}: no {name} in the state", old.address));
-    let name = need("name")?;
-    let key = match kind {
-        Kind::Mesh => ResourceKey::mesh(name),
-        Kind::Route => ResourceKey {
-            kind,
-            mesh: need("mesh_name")?,
-            parent: Some(need("virtual_router_name")?),
-            name,
-        },
-        Kind::GatewayRoute => ResourceKey {
-            kind,
-            mesh: need("mesh_name")?,
-            parent: Some(need("virtual_gateway_name")?),
-            name,
-        },
-        _ => ResourceKey::in_mesh(kind, need("mesh_name")?, name),
-    };
+    // The identity attributes, as the provider's own resources read them.
+    let mut identity = crate::value::Obj::new();
+    for attr in ["name", "mesh_name"]
+        .into_iter()
+        .chain(parent_attribute(kind))
+    {
+        if let Some(v) = text(attr) {
+            identity.insert(attr.to_owned(), ValueAny::String(v));
+        }
+    }
+    let key = crate::read::key(kind, &identity).ok_or_else(|| {
+        format!(
+            "{}: the state names no name, mesh_name or parent name",
+            old.address
+        )
+    })?;
     let mut notes = Vec::new();
     let mut spec_value = attrs
         .get("spec")
