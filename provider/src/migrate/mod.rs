@@ -716,6 +716,11 @@ fn plan_rewrite(
     Ok(rewrite)
 }
 
+/// The 1-based line of byte `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at].matches('\n').count() + 1
+}
+
 /// What in a file still uses the AWS provider: `aws_*` resources and data sources, and
 /// `provider = aws...` arguments.
 fn aws_uses(text: &str) -> Vec<String> {
@@ -725,7 +730,7 @@ fn aws_uses(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for item in &items {
         let Item::Block(b) = item else { continue };
-        let line = text[..b.span.start].matches('\n').count() + 1;
+        let line = line_of(text, b.span.start);
         let label = b.labels.first().map_or("", |l| l.0.as_str());
         if matches!(b.kind.as_str(), "resource" | "data") && label.starts_with("aws_") {
             out.push(format!("line {line}: {} {label:?}", b.kind));
@@ -738,19 +743,13 @@ fn aws_uses(text: &str) -> Vec<String> {
                 ));
             }
         }
-        if b.kind == "module" {
-            for (name, range) in b.body.iter().filter_map(|i| match i {
-                Item::Attribute { name, value, .. } if name == "providers" => {
-                    Some((name, value.clone()))
-                }
-                _ => None,
-            }) {
-                if text[range].contains("aws") {
-                    out.push(format!(
-                        "line {line}: module {label:?} passes {name} = {{ aws ... }}"
-                    ));
-                }
-            }
+        let passes_aws = b
+            .attribute("providers")
+            .is_some_and(|v| text[v].contains("aws"));
+        if b.kind == "module" && passes_aws {
+            out.push(format!(
+                "line {line}: module {label:?} passes providers = {{ aws ... }}"
+            ));
         }
     }
     out
@@ -961,7 +960,7 @@ fn provider_meta_arguments(text: &str) -> Vec<String> {
                 let value = b.attribute("provider")?;
                 let value = &text[value];
                 value.starts_with("aws").then(|| {
-                    let line = text[..b.span.start].matches('\n').count() + 1;
+                    let line = line_of(text, b.span.start);
                     format!(
                         "line {line}: {} {:?} uses `provider = {value}`; declare a `provider \"appmesh\"` with the same alias and point it there",
                         b.kind,
