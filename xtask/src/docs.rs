@@ -118,25 +118,13 @@ fn generate(root: &Path) -> Result<Tree> {
         let mut diags = Diagnostics::default();
         let found = provider.get_resources(&mut diags);
         let found = answer("the provider's resources", found, &diags)?;
-        let mut out = Vec::new();
-        for (key, r) in found {
-            let schema = schema_of(&format!("{name}_{key}"), |d| r.schema(d))?;
-            out.push((key, schema));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        sorted_schemas(name, found, |r, d| r.schema(d))?
     };
     let data_sources = {
         let mut diags = Diagnostics::default();
         let found = provider.get_data_sources(&mut diags);
         let found = answer("the provider's data sources", found, &diags)?;
-        let mut out = Vec::new();
-        for (key, d) in found {
-            let schema = schema_of(&format!("{name}_{key}"), |diags| d.schema(diags))?;
-            out.push((key, schema));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        sorted_schemas(name, found, |ds, d| ds.schema(d))?
     };
 
     // Guides first: pages link to them.
@@ -273,6 +261,21 @@ fn generate(root: &Path) -> Result<Tree> {
 }
 
 /// A schema the provider answers, or an error with its diagnostics.
+/// The schema of every resource (or data source) the provider registered, by type name.
+fn sorted_schemas<T: ?Sized>(
+    provider: &str,
+    found: std::collections::HashMap<String, Box<T>>,
+    schema: impl Fn(&T, &mut Diagnostics) -> Option<Schema>,
+) -> Result<Vec<(String, Schema)>> {
+    let mut out = Vec::new();
+    for (key, item) in found {
+        let schema = schema_of(&format!("{provider}_{key}"), |d| schema(&item, d))?;
+        out.push((key, schema));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 fn schema_of(what: &str, get: impl FnOnce(&mut Diagnostics) -> Option<Schema>) -> Result<Schema> {
     let mut diags = Diagnostics::default();
     let schema = get(&mut diags);
