@@ -37,16 +37,23 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// A REST client bound to one control plane.
+/// A REST client bound to one control plane, signing as one access key.
 #[derive(Clone)]
 pub struct Api {
     base: String,
     http: Client,
+    key: (String, String),
 }
 
 impl Api {
-    /// A client for the control plane at `endpoint` (`http://127.0.0.1:PORT`).
+    /// A client for the control plane at `endpoint` (`http://127.0.0.1:PORT`), signing with
+    /// the test key ([`crate::ACCESS_KEY`]).
     pub fn new(endpoint: &str) -> Api {
+        Api::signing_as(endpoint, crate::ACCESS_KEY, crate::SECRET_KEY)
+    }
+
+    /// A client signing with another key.
+    pub fn signing_as(endpoint: &str, access_key: &str, secret: &str) -> Api {
         let http = Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -54,6 +61,54 @@ impl Api {
         Api {
             base: endpoint.trim_end_matches('/').to_owned(),
             http,
+            key: (access_key.to_owned(), secret.to_owned()),
+        }
+    }
+
+    /// Adds the SigV4 headers for `request` (region us-east-1, service appmesh).
+    fn sign(&self, request: &mut reqwest::blocking::Request) {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        let identity = aws_credential_types::Credentials::new(
+            &self.key.0,
+            &self.key.1,
+            None,
+            None,
+            "acceptance",
+        )
+        .into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(crate::checks::REGION)
+            .name("appmesh")
+            .time(std::time::SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .expect("signing parameters")
+            .into();
+        let body = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .unwrap_or_default()
+            .to_vec();
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let url = request.url().to_string();
+        let signable = SignableRequest::new(
+            request.method().as_str(),
+            &url,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(&body),
+        )
+        .expect("a signable request");
+        let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+        for (name, value) in instructions.headers() {
+            request.headers_mut().insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                reqwest::header::HeaderValue::from_str(value).expect("header value"),
+            );
         }
     }
 
@@ -75,8 +130,13 @@ impl Api {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req
-            .send()
+        let mut request = req
+            .build()
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        self.sign(&mut request);
+        let resp = self
+            .http
+            .execute(request)
             .unwrap_or_else(|e| panic!("{method} {url}: transport error: {e}"));
         let status = resp.status();
         let error_type = resp

@@ -29,9 +29,43 @@ pub struct ControlPlane {
     dir: Option<tempfile::TempDir>,
 }
 
+/// The access file per-test control planes start with: the harness's key and the examples'
+/// (`local`, `test`) in account [`ACCOUNT_ID`], and a second account's key.
+pub fn access_file_text() -> String {
+    let key = |id: &str, secret: &str, account: &str, principal: &str| {
+        format!(
+            "[[keys]]\naccess_key_id = \"{id}\"\nsecret_access_key = \"{secret}\"\naccount = \"{account}\"\nprincipal = \"{principal}\"\n\n"
+        )
+    };
+    let mut text = key(crate::ACCESS_KEY, crate::SECRET_KEY, ACCOUNT_ID, "terraform");
+    if crate::ACCESS_KEY != "local" {
+        text.push_str(&key("local", "local", ACCOUNT_ID, "examples"));
+    }
+    text.push_str(&key(
+        crate::OTHER_ACCESS_KEY,
+        crate::OTHER_SECRET_KEY,
+        crate::OTHER_ACCOUNT_ID,
+        "consumer",
+    ));
+    text
+}
+
 impl ControlPlane {
-    /// Starts `appmesh-control-plane serve` on a free port with a fresh data directory.
+    /// Starts `appmesh-control-plane serve` on a free port with a fresh data directory and
+    /// [`access_file_text`] as its access file.
     pub fn start() -> ControlPlane {
+        ControlPlane::start_with(&access_file_text(), &[])
+    }
+
+    /// Starts it with `--insecure-dev` (signatures are not checked): for tests of which
+    /// credentials and region the provider picks, which sign with keys and regions the
+    /// server does not know. They record the signatures instead.
+    pub fn start_insecure() -> ControlPlane {
+        ControlPlane::start_with("", &["--insecure-dev"])
+    }
+
+    /// Starts it with `access` as the access file (unless empty) and `extra` flags.
+    pub fn start_with(access: &str, extra: &[&str]) -> ControlPlane {
         let bin = crate::control_plane_bin();
         let dir = tempfile::Builder::new()
             .prefix("appmesh-acc-cp-")
@@ -40,6 +74,12 @@ impl ControlPlane {
         let data_dir = dir.path().join("data");
         let log_path = dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).expect("create the control-plane log file");
+        let mut args: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        if !access.is_empty() {
+            let path = dir.path().join("access.toml");
+            std::fs::write(&path, access).expect("write the access file");
+            args.extend(["--access-file".to_owned(), path.display().to_string()]);
+        }
 
         let mut child = Command::new(&bin)
             .arg("serve")
@@ -47,6 +87,7 @@ impl ControlPlane {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(["--region", REGION, "--account-id", ACCOUNT_ID])
+            .args(&args)
             .env("RUST_LIB_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

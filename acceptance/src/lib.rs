@@ -79,6 +79,18 @@ pub use terraform::{Outcome, Terraform};
 /// The provider's source address, as written in `required_providers`.
 pub const PROVIDER_SOURCE: &str = "appmesh-community/appmesh";
 
+/// The access key the per-test control planes know (account [`checks::ACCOUNT_ID`]) and the
+/// generated provider blocks sign with. The examples' keys (`local`, `test`) are known too.
+pub const ACCESS_KEY: &str = "test";
+/// Its secret.
+pub const SECRET_KEY: &str = "test";
+/// A second account the control planes know, for shared meshes.
+pub const OTHER_ACCOUNT_ID: &str = "210987654321";
+/// The second account's access key.
+pub const OTHER_ACCESS_KEY: &str = "AKIDCONSUMER";
+/// Its secret.
+pub const OTHER_SECRET_KEY: &str = "consumer-secret";
+
 /// The `terraform` + `provider "appmesh"` blocks every configuration starts with.
 pub fn provider_config(endpoint: &str) -> String {
     format!(

@@ -4,25 +4,27 @@
 //! URI, query and body, run the [`Service`] call on a blocking thread (storage waits on
 //! fsync), and render either the JSON answer or the [`ApiError`].
 
-use std::time::Instant;
+use std::sync::Arc;
 
 use appmesh_model::{Kind, ResourceKey};
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
-use axum::Router;
+use axum::{Extension, Router};
 use serde_json::Value;
 
+use crate::access::Identity;
 use crate::error::{ApiError, ErrorKind};
-use crate::service::{Container, Query, Service};
+use crate::gate::{Gate, Operation};
+use crate::service::{action_name, Container, Query, Service, Verb};
 
 const PREFIX: &str = "/v20190125";
 
-/// The complete API as a router over `service`.
-pub fn app(service: Service) -> Router {
+/// The complete API as a router over `service`, behind `gate`.
+pub fn app(service: Service, gate: Arc<Gate>) -> Router {
     let mut router = Router::new()
         .route("/healthz", axum::routing::get(healthz))
         .route(
@@ -44,12 +46,14 @@ pub fn app(service: Service) -> Router {
                 &collection,
                 on(
                     MethodFilter::GET,
-                    move |s: State<Service>, p: Params, q: RawQuery| list(kind, s, p, q),
+                    move |s: State<Service>, c: Caller, p: Params, q: RawQuery| {
+                        list(kind, s, c, p, q)
+                    },
                 )
                 .on(
                     MethodFilter::PUT,
-                    move |s: State<Service>, p: Params, q: RawQuery, b: Bytes| {
-                        create(kind, s, p, q, b)
+                    move |s: State<Service>, c: Caller, p: Params, q: RawQuery, b: Bytes| {
+                        create(kind, s, c, p, q, b)
                     },
                 )
                 .fallback(method_not_allowed),
@@ -58,26 +62,35 @@ pub fn app(service: Service) -> Router {
                 &item,
                 on(
                     MethodFilter::GET,
-                    move |s: State<Service>, p: Params, q: RawQuery| describe(kind, s, p, q),
+                    move |s: State<Service>, c: Caller, p: Params, q: RawQuery| {
+                        describe(kind, s, c, p, q)
+                    },
                 )
                 .on(
                     MethodFilter::PUT,
-                    move |s: State<Service>, p: Params, q: RawQuery, b: Bytes| {
-                        update(kind, s, p, q, b)
+                    move |s: State<Service>, c: Caller, p: Params, q: RawQuery, b: Bytes| {
+                        update(kind, s, c, p, q, b)
                     },
                 )
                 .on(
                     MethodFilter::DELETE,
-                    move |s: State<Service>, p: Params, q: RawQuery| delete(kind, s, p, q),
+                    move |s: State<Service>, c: Caller, p: Params, q: RawQuery| {
+                        delete(kind, s, c, p, q)
+                    },
                 )
                 .fallback(method_not_allowed),
             );
     }
     router
         .fallback(unknown_operation)
-        .layer(middleware::from_fn(log_request))
         .with_state(service)
+        .layer(middleware::from_fn_with_state(gate, crate::gate::gate))
+        // Outermost: every 4xx/5xx, an axum rejection included, leaves with the API's shape.
+        .layer(middleware::map_response(crate::error::shape_errors))
 }
+
+/// The identity the gate verified.
+type Caller = Extension<Arc<Identity>>;
 
 /// The collection and item URIs of a kind, in axum's `:param` syntax.
 fn uris(kind: Kind) -> (String, String) {
@@ -161,23 +174,27 @@ fn body(bytes: &Bytes) -> Result<Value, ApiError> {
 }
 
 /// Runs a service call on what the request parsed into, off the async threads (storage
-/// waits on fsync), and renders its answer; a parse failure is answered as it is.
-async fn run<T, F>(service: Service, parsed: Result<T, ApiError>, call: F) -> Response
+/// waits on fsync), and renders its answer; a parse failure is answered as it is. The
+/// operation is left on the response for the audit log.
+async fn run<T, F>(service: Service, op: Operation, parsed: Result<T, ApiError>, call: F) -> Response
 where
     T: Send + 'static,
     F: FnOnce(&Service, T) -> Result<Value, ApiError> + Send + 'static,
 {
-    let input = match parsed {
-        Ok(input) => input,
-        Err(e) => return e.into_response(),
-    };
-    let answer = tokio::task::spawn_blocking(move || call(&service, input))
-        .await
-        .unwrap_or_else(|e| Err(ApiError::internal(format_args!("request task failed: {e}"))));
-    match answer {
-        Ok(value) => json_response(StatusCode::OK, value.to_string()),
+    let mut response = match parsed {
+        Ok(input) => {
+            let answer = tokio::task::spawn_blocking(move || call(&service, input))
+                .await
+                .unwrap_or_else(|e| Err(ApiError::internal(format_args!("request task failed: {e}"))));
+            match answer {
+                Ok(value) => json_response(StatusCode::OK, value.to_string()),
+                Err(e) => e.into_response(),
+            }
+        }
         Err(e) => e.into_response(),
-    }
+    };
+    response.extensions_mut().insert(op);
+    response
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
@@ -189,19 +206,45 @@ fn json_response(status: StatusCode, body: String) -> Response {
     r
 }
 
+/// The operation and the ARN it addresses (in the mesh owner's account).
+fn operation(
+    s: &Service,
+    caller: &Identity,
+    q: &Query,
+    verb: Verb,
+    kind: Kind,
+    key: Option<&ResourceKey>,
+) -> Operation {
+    let space = match (&q.mesh_owner, kind) {
+        (Some(owner), k) if k != Kind::Mesh || verb != Verb::Create => owner.as_str(),
+        _ => caller.account.as_str(),
+    };
+    Operation {
+        action: action_name(verb, kind),
+        resource: key.map(|k| s.arn(space, k)),
+        mutating: matches!(verb, Verb::Create | Verb::Update | Verb::Delete),
+    }
+}
+
 // === handlers: parse, then one service call ===
 
 async fn create(
     kind: Kind,
     State(s): State<Service>,
+    Extension(caller): Caller,
     p: Params,
     RawQuery(raw): RawQuery,
     b: Bytes,
 ) -> Response {
     let (q, _) = query(raw);
     let parsed = params(p).and_then(|(container, _)| Ok((container, body(&b)?)));
-    run(s, parsed, move |s, (container, body)| {
-        s.create(kind, &container, &q, &body)
+    let key = parsed.as_ref().ok().map(|(container, body)| {
+        let name = body[kind.name_member()].as_str().unwrap_or_default();
+        container.key_of(kind, name)
+    });
+    let op = operation(&s, &caller, &q, Verb::Create, kind, key.as_ref());
+    run(s, op, parsed, move |s, (container, body)| {
+        s.create(&caller, kind, &container, &q, &body)
     })
     .await
 }
@@ -209,67 +252,107 @@ async fn create(
 async fn describe(
     kind: Kind,
     State(s): State<Service>,
+    Extension(caller): Caller,
     p: Params,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let (q, _) = query(raw);
-    run(s, item_key(kind, p), move |s, key| s.describe(&key, &q)).await
+    let key = item_key(kind, p);
+    let op = operation(&s, &caller, &q, Verb::Describe, kind, key.as_ref().ok());
+    run(s, op, key, move |s, key| s.describe(&caller, &key, &q)).await
 }
 
 async fn update(
     kind: Kind,
     State(s): State<Service>,
+    Extension(caller): Caller,
     p: Params,
     RawQuery(raw): RawQuery,
     b: Bytes,
 ) -> Response {
     let (q, _) = query(raw);
     let parsed = item_key(kind, p).and_then(|key| Ok((key, body(&b)?)));
-    run(s, parsed, move |s, (key, body)| s.update(&key, &q, &body)).await
+    let key = parsed.as_ref().ok().map(|(k, _)| k);
+    let op = operation(&s, &caller, &q, Verb::Update, kind, key);
+    run(s, op, parsed, move |s, (key, body)| {
+        s.update(&caller, &key, &q, &body)
+    })
+    .await
 }
 
 async fn delete(
     kind: Kind,
     State(s): State<Service>,
+    Extension(caller): Caller,
     p: Params,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let (q, _) = query(raw);
-    run(s, item_key(kind, p), move |s, key| s.delete(&key, &q)).await
+    let key = item_key(kind, p);
+    let op = operation(&s, &caller, &q, Verb::Delete, kind, key.as_ref().ok());
+    run(s, op, key, move |s, key| s.delete(&caller, &key, &q)).await
 }
 
 async fn list(
     kind: Kind,
     State(s): State<Service>,
+    Extension(caller): Caller,
     p: Params,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let (q, _) = query(raw);
-    run(s, params(p), move |s, (container, _)| {
-        s.list(kind, &container, &q)
+    let op = operation(&s, &caller, &q, Verb::List, kind, None);
+    run(s, op, params(p), move |s, (container, _)| {
+        s.list(&caller, kind, &container, &q)
     })
     .await
 }
 
-async fn tag_resource(State(s): State<Service>, RawQuery(raw): RawQuery, b: Bytes) -> Response {
+/// The operation of a tagging call on `arn`.
+fn tag_operation(action: &str, arn: Option<&str>, mutating: bool) -> Operation {
+    Operation {
+        action: action.to_owned(),
+        resource: arn.map(str::to_owned),
+        mutating,
+    }
+}
+
+async fn tag_resource(
+    State(s): State<Service>,
+    Extension(caller): Caller,
+    RawQuery(raw): RawQuery,
+    b: Bytes,
+) -> Response {
     let (_, arn) = query(raw);
-    run(s, body(&b), move |s, body| {
-        s.tag_resource(arn.as_deref(), &body)
+    let op = tag_operation("TagResource", arn.as_deref(), true);
+    run(s, op, body(&b), move |s, body| {
+        s.tag_resource(&caller, arn.as_deref(), &body)
     })
     .await
 }
 
-async fn untag_resource(State(s): State<Service>, RawQuery(raw): RawQuery, b: Bytes) -> Response {
+async fn untag_resource(
+    State(s): State<Service>,
+    Extension(caller): Caller,
+    RawQuery(raw): RawQuery,
+    b: Bytes,
+) -> Response {
     let (_, arn) = query(raw);
-    run(s, body(&b), move |s, body| {
-        s.untag_resource(arn.as_deref(), &body)
+    let op = tag_operation("UntagResource", arn.as_deref(), true);
+    run(s, op, body(&b), move |s, body| {
+        s.untag_resource(&caller, arn.as_deref(), &body)
     })
     .await
 }
 
-async fn list_tags(State(s): State<Service>, RawQuery(raw): RawQuery) -> Response {
+async fn list_tags(
+    State(s): State<Service>,
+    Extension(caller): Caller,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let (q, arn) = query(raw);
-    run(s, Ok(()), move |s, ()| s.list_tags(arn.as_deref(), &q)).await
+    let op = tag_operation("ListTagsForResource", arn.as_deref(), false);
+    run(s, op, Ok(()), move |s, ()| s.list_tags(&caller, arn.as_deref(), &q)).await
 }
 
 async fn healthz(State(s): State<Service>) -> Response {
@@ -299,26 +382,4 @@ async fn unknown_operation(method: Method, uri: axum::http::Uri) -> Response {
         format!("no operation answers {method} {}", uri.path()),
     )
     .into_response()
-}
-
-/// One structured log line per request: method, path, status, error type and duration.
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    match response
-        .headers()
-        .get("x-amzn-errortype")
-        .and_then(|v| v.to_str().ok())
-    {
-        None => tracing::info!(%method, %path, status, millis, "request"),
-        Some(error) if status >= 500 => {
-            tracing::error!(%method, %path, status, error, millis, "request")
-        }
-        Some(error) => tracing::info!(%method, %path, status, error, millis, "request"),
-    }
-    response
 }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::access::{Access, AccessHandle};
+use crate::audit::AuditLog;
 use crate::config::{ConfigFile, Quotas, Settings};
+use crate::gate::Gate;
 use crate::service::Service;
 use crate::store::sqlite::SqliteStore;
 
@@ -41,7 +44,8 @@ pub struct ServeArgs {
     /// The region written into ARNs.
     #[arg(long, env = "APPMESH_REGION", default_value = "us-east-1")]
     pub region: String,
-    /// The 12-digit account that owns every resource.
+    /// The account of requests under --insecure-dev whose key is not in the access file, and
+    /// the owner of resources stored before accounts existed (migrated at start).
     #[arg(long, env = "APPMESH_ACCOUNT_ID", default_value = "123456789012")]
     pub account_id: String,
     /// A TOML file with a `[quotas]` table (see `--quota` for the names).
@@ -58,6 +62,20 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub quotas: Vec<String>,
+    /// The access file (TOML): access keys with their account, principal and optional
+    /// IAM-style policies, mesh shares and rate limits. Reloaded on SIGHUP and when it
+    /// changes. Required unless --insecure-dev.
+    #[arg(long, env = "APPMESH_ACCESS_FILE")]
+    pub access_file: Option<PathBuf>,
+    /// Accept requests without checking signatures (any signature, or none), acting as the
+    /// key's account if it is known, else as --account-id. For local experiments only: every
+    /// request logs a warning.
+    #[arg(long, env = "APPMESH_INSECURE_DEV")]
+    pub insecure_dev: bool,
+    /// Append one CloudTrail-shaped JSON line per mutating call to this file. Rotate it by
+    /// renaming it (and sending SIGHUP).
+    #[arg(long, env = "APPMESH_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, env = "APPMESH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -133,9 +151,29 @@ fn init_logging(format: LogFormat) {
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let settings = args.settings()?;
-    let store = SqliteStore::open(&args.data_dir)
+    let access = match (&args.access_file, args.insecure_dev) {
+        (Some(path), _) => AccessHandle::open(path)?,
+        (None, true) => AccessHandle::fixed(Access::default()),
+        (None, false) => anyhow::bail!(
+            "no access file: give --access-file FILE (access keys and their accounts; see the README's \"Running the control plane securely\"), or --insecure-dev to accept unauthenticated requests on a development machine"
+        ),
+    };
+    let access = Arc::new(access);
+    if args.insecure_dev {
+        tracing::warn!("--insecure-dev: signatures are NOT checked; anyone who can reach the port can change every mesh");
+    }
+    let audit = args
+        .audit_log
+        .as_deref()
+        .map(AuditLog::open)
+        .transpose()?
+        .map(Arc::new);
+    let store = SqliteStore::open(&args.data_dir, &settings.account_id)
         .with_context(|| format!("opening the data directory {}", args.data_dir.display()))?;
-    let service = Service::new(Arc::new(store), settings.clone());
+    let gate = Gate::new(access.clone(), &settings.region, &settings.account_id)
+        .insecure(args.insecure_dev)
+        .audit(audit.clone());
+    let service = Service::new(Arc::new(store), settings.clone(), access.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -145,17 +183,44 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data_dir = %args.data_dir.display(), region = %settings.region,
-            account_id = %settings.account_id, "serving the App Mesh API");
+            accounts = ?access.current().accounts(), "serving the App Mesh API");
+        tokio::spawn(watch_files(access, audit));
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "appmesh-control-plane listening on http://{addr}")?;
         stdout.flush()?;
         drop(stdout);
-        axum::serve(listener, crate::api::app(service))
+        let app = crate::api::app(service, Arc::new(gate));
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         tracing::info!("stopped");
         anyhow::Ok(())
     })
+}
+
+/// Reloads the access file and reopens the audit log on SIGHUP, and checks both once a
+/// second for changes made without one.
+async fn watch_files(access: Arc<AccessHandle>, audit: Option<Arc<AuditLog>>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        let forced = tokio::select! {
+            _ = tick.tick() => false,
+            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                tracing::info!("SIGHUP: reloading the access file and reopening the audit log");
+                true
+            }
+        };
+        let (access, audit) = (access.clone(), audit.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            access.reload(forced);
+            if let Some(log) = audit {
+                log.reopen(forced);
+            }
+        })
+        .await;
+    }
 }
 
 async fn shutdown_signal() {

@@ -31,6 +31,18 @@ pub enum ErrorKind {
     TooManyTags,
     /// 404: no operation answers this method and path.
     UnknownOperation,
+    /// 403: the request carries no signature.
+    MissingAuthenticationToken,
+    /// 403: the `Authorization` header lacks parts.
+    IncompleteSignature,
+    /// 403: the signature, its scope or its date does not check out.
+    InvalidSignature,
+    /// 403: the access key (or session token) is not known.
+    UnrecognizedClient,
+    /// 403: the session credentials have expired.
+    ExpiredToken,
+    /// 413: the request body is too large.
+    RequestEntityTooLarge,
 }
 
 impl ErrorKind {
@@ -48,6 +60,12 @@ impl ErrorKind {
             ErrorKind::TooManyRequests => "TooManyRequestsException",
             ErrorKind::TooManyTags => "TooManyTagsException",
             ErrorKind::UnknownOperation => "UnknownOperationException",
+            ErrorKind::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            ErrorKind::IncompleteSignature => "IncompleteSignatureException",
+            ErrorKind::InvalidSignature => "InvalidSignatureException",
+            ErrorKind::UnrecognizedClient => "UnrecognizedClientException",
+            ErrorKind::ExpiredToken => "ExpiredTokenException",
+            ErrorKind::RequestEntityTooLarge => "RequestEntityTooLargeException",
         }
     }
 
@@ -58,7 +76,13 @@ impl ErrorKind {
                 StatusCode::BAD_REQUEST
             }
             ErrorKind::Conflict | ErrorKind::ResourceInUse => StatusCode::CONFLICT,
-            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden
+            | ErrorKind::MissingAuthenticationToken
+            | ErrorKind::IncompleteSignature
+            | ErrorKind::InvalidSignature
+            | ErrorKind::UnrecognizedClient
+            | ErrorKind::ExpiredToken => StatusCode::FORBIDDEN,
+            ErrorKind::RequestEntityTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::NotFound | ErrorKind::UnknownOperation => StatusCode::NOT_FOUND,
             ErrorKind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -104,6 +128,18 @@ impl ApiError {
         Self::bad_request(format!("{n} validation {noun}: {}", list.join("; ")))
     }
 
+    /// A 403 refusing a request's credentials, by the exception's name.
+    pub fn refused(code: &str, message: impl Into<String>) -> Self {
+        let kind = match code {
+            "MissingAuthenticationTokenException" => ErrorKind::MissingAuthenticationToken,
+            "IncompleteSignatureException" => ErrorKind::IncompleteSignature,
+            "UnrecognizedClientException" => ErrorKind::UnrecognizedClient,
+            "ExpiredTokenException" => ErrorKind::ExpiredToken,
+            _ => ErrorKind::InvalidSignature,
+        };
+        Self::new(kind, message)
+    }
+
     /// A 500 for a failure inside the server. The detail is logged, never sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
@@ -135,4 +171,56 @@ impl IntoResponse for ApiError {
         );
         response
     }
+}
+
+/// Gives an error response that did not come from an [`ApiError`] (an axum rejection: a body
+/// that cannot be read, a method the router does not know) the API's error shape: the
+/// `x-amzn-ErrorType` header and a `{"message": ...}` body, keeping its status. Installed as
+/// `axum::middleware::map_response(shape_errors)` around every route, so every 4xx and 5xx
+/// the router sends has the shape the AWS SDKs parse.
+pub async fn shape_errors(response: Response) -> Response {
+    let status = response.status();
+    let shaped = response.headers().contains_key("x-amzn-errortype");
+    if shaped || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let kind = match status.as_u16() {
+        401 | 403 => ErrorKind::Forbidden,
+        404 => ErrorKind::NotFound,
+        405 => ErrorKind::UnknownOperation,
+        409 => ErrorKind::Conflict,
+        413 => ErrorKind::RequestEntityTooLarge,
+        429 => ErrorKind::TooManyRequests,
+        503 => ErrorKind::ServiceUnavailable,
+        _ if status.is_server_error() => ErrorKind::InternalServerError,
+        _ => ErrorKind::BadRequest,
+    };
+    let (parts, body) = response.into_parts();
+    // A rejection's text says what was wrong with the request; a server error's is not sent.
+    let text = match kind {
+        ErrorKind::InternalServerError | ErrorKind::ServiceUnavailable => None,
+        _ => axum::body::to_bytes(body, 16 * 1024)
+            .await
+            .ok()
+            .and_then(|b| String::from_utf8(b.to_vec()).ok())
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty()),
+    };
+    let message = text.unwrap_or_else(|| match kind {
+        ErrorKind::InternalServerError => "The server failed to process the request.".to_owned(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("The request failed.")
+            .to_owned(),
+    });
+    let mut out = ApiError::new(kind, message).into_response();
+    *out.status_mut() = status;
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut()
+                .entry(name)
+                .or_insert_with(|| value.clone());
+        }
+    }
+    out
 }

@@ -19,8 +19,10 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::access::{Access, AccessHandle, Identity};
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorKind};
+use crate::policy::{self, Decision};
 use crate::store::{Record, Store, TokenRecord, Txn};
 
 /// Items per page when a List call gives no `limit`.
@@ -46,15 +48,66 @@ pub struct Query {
 pub struct Service {
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
+    access: Arc<AccessHandle>,
+}
+
+/// An operation's name as IAM policies and CloudTrail spell it, e.g. `CreateVirtualNode`.
+pub fn action_name(verb: Verb, kind: Kind) -> String {
+    match verb {
+        Verb::List => format!("List{}s", kind.api_name()),
+        _ => format!("{verb:?}{}", kind.api_name()),
+    }
+}
+
+/// What an operation does to a resource kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// `Create<Kind>`.
+    Create,
+    /// `Describe<Kind>`.
+    Describe,
+    /// `Update<Kind>`.
+    Update,
+    /// `Delete<Kind>`.
+    Delete,
+    /// `List<Kind>s`.
+    List,
+}
+
+/// The account a call addresses: whose mesh, and who is asking.
+struct Scope<'a> {
+    /// The caller.
+    caller: &'a Identity,
+    /// The account that owns the mesh (`meshOwner`, else the caller's).
+    space: String,
+    /// The access file in force for this call.
+    access: Arc<Access>,
+}
+
+impl Scope<'_> {
+    fn is_owner(&self) -> bool {
+        self.space == self.caller.account
+    }
 }
 
 impl Service {
-    /// A service answering from `store` with `settings`.
-    pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
+    /// A service answering from `store` with `settings`, admitting who `access` names.
+    pub fn new(store: Arc<dyn Store>, settings: Settings, access: Arc<AccessHandle>) -> Self {
         Service {
             store,
             settings: Arc::new(settings),
+            access,
         }
+    }
+
+    /// The settings it answers with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The access file in force.
+    pub fn access(&self) -> &AccessHandle {
+        &self.access
     }
 
     /// Whether the storage answers.
@@ -74,19 +127,25 @@ impl Service {
         out.ok_or_else(|| ApiError::internal("transaction produced no result"))
     }
 
+    /// The ARN of `key` in the mesh owner's account `space`.
+    pub fn arn(&self, space: &str, key: &ResourceKey) -> String {
+        key.arn(&self.settings.region, space)
+    }
+
     // === Create / Describe / Update / Delete / List ===
 
     /// `Create<Kind>`: `container` holds the mesh and parent names from the URI (for a mesh,
     /// the mesh name comes from the body).
     pub fn create(
         &self,
+        caller: &Identity,
         kind: Kind,
         container: &Container,
         query: &Query,
         body: &Value,
     ) -> Result<Value, ApiError> {
         container.validate(kind)?;
-        self.check_owner(query)?;
+        let scope = self.scope(caller, query, kind == Kind::Mesh)?;
         reject(validate::validate(kind.create_shape(), body, &Path::root()))?;
         let name = body[kind.name_member()]
             .as_str()
@@ -97,31 +156,56 @@ impl Service {
             &name,
             &Path::root().key(kind.name_member()),
         ))?;
+        let key = container.key(kind, name);
+        self.authorize(&scope, &action_name(Verb::Create, kind), &self.arn(&scope.space, &key))?;
         let spec = parse_spec(kind, body)?;
         let tags = parse_tags(body.get("tags"))?;
-        let key = container.key(kind, name);
         let token = body.get("clientToken").and_then(Value::as_str);
         let fingerprint = fingerprint(&[
             "create",
+            &scope.space,
             &key.to_string(),
             &spec.to_value().to_string(),
             &format!("{tags:?}"),
         ]);
-        let scope = format!("Create{}", kind.api_name());
+        let token_scope = format!("{}:Create{}", caller.account, kind.api_name());
 
         self.transact(|txn| {
-            if let Some(answer) = replay(txn, &scope, token, &fingerprint)? {
+            if let Some(answer) = replay(txn, &token_scope, token, &fingerprint)? {
                 return Ok(answer);
             }
-            self.require_container(txn, &key)?;
-            if txn.get(&key)?.is_some() {
+            self.require_container(txn, &scope, &key)?;
+            if matches!(kind, Kind::VirtualGateway | Kind::GatewayRoute) && !scope.is_owner() {
+                return Err(ApiError::new(
+                    ErrorKind::Forbidden,
+                    format!(
+                        "only the mesh owner ({}) can create {kind}s in mesh {}; account {} is a consumer of it",
+                        scope.space, key.mesh, caller.account
+                    ),
+                ));
+            }
+            if let Some(parent) = key.parent_key() {
+                let parent_record = self.find(txn, &scope, &parent)?;
+                if parent_record.owner != caller.account {
+                    return Err(ApiError::new(
+                        ErrorKind::Forbidden,
+                        format!(
+                            "{} belongs to account {}; account {} cannot add {kind}s to it",
+                            describe_key(&parent),
+                            parent_record.owner,
+                            caller.account
+                        ),
+                    ));
+                }
+            }
+            if txn.get(&scope.space, &key)?.is_some() {
                 return Err(ApiError::new(
                     ErrorKind::Conflict,
                     format!("{} already exists", describe_key(&key)),
                 ));
             }
             let (quota, quota_name) = self.settings.quotas.per_container(kind);
-            if txn.count(kind, &key.mesh, key.parent.as_deref())? >= quota {
+            if txn.count(&scope.space, kind, &key.mesh, key.parent.as_deref())? >= quota {
                 return Err(ApiError::new(
                     ErrorKind::LimitExceeded,
                     format!(
@@ -131,7 +215,7 @@ impl Service {
                 ));
             }
             self.check_backends_quota(&spec)?;
-            let refs = check_references(txn, &key, &spec)?;
+            let refs = check_references(txn, &scope.space, &key, &spec)?;
             let now = now_ms();
             let record = Record {
                 key: key.clone(),
@@ -141,30 +225,42 @@ impl Service {
                 updated_ms: now,
                 spec: spec.to_value(),
                 tags: tags.clone(),
+                owner: caller.account.clone(),
             };
-            txn.put(&record, &refs)?;
-            let answer = self.data(&record, "ACTIVE");
-            remember(txn, &scope, token, &fingerprint, &answer, now)?;
+            txn.put(&scope.space, &record, &refs)?;
+            let answer = self.data(&scope.space, &record, "ACTIVE");
+            remember(txn, &token_scope, token, &fingerprint, &answer, now)?;
             Ok(answer)
         })
     }
 
     /// `Describe<Kind>`.
-    pub fn describe(&self, key: &ResourceKey, query: &Query) -> Result<Value, ApiError> {
+    pub fn describe(
+        &self,
+        caller: &Identity,
+        key: &ResourceKey,
+        query: &Query,
+    ) -> Result<Value, ApiError> {
         validate_key(key)?;
-        self.check_owner(query)?;
-        self.transact(|txn| Ok(self.data(&self.find(txn, key)?, "ACTIVE")))
+        let scope = self.scope(caller, query, false)?;
+        self.authorize(&scope, &action_name(Verb::Describe, key.kind), &self.arn(&scope.space, key))?;
+        self.transact(|txn| {
+            Ok(self.data(&scope.space, &self.find(txn, &scope, key)?, "ACTIVE"))
+        })
     }
 
-    /// `Update<Kind>`.
+    /// `Update<Kind>`: only the account that created a resource may change it, the mesh
+    /// owner included.
     pub fn update(
         &self,
+        caller: &Identity,
         key: &ResourceKey,
         query: &Query,
         body: &Value,
     ) -> Result<Value, ApiError> {
         validate_key(key)?;
-        self.check_owner(query)?;
+        let scope = self.scope(caller, query, false)?;
+        self.authorize(&scope, &action_name(Verb::Update, key.kind), &self.arn(&scope.space, key))?;
         reject(validate::validate(
             key.kind.update_shape(),
             body,
@@ -172,35 +268,53 @@ impl Service {
         ))?;
         let spec = parse_spec(key.kind, body)?;
         let token = body.get("clientToken").and_then(Value::as_str);
-        let fingerprint = fingerprint(&["update", &key.to_string(), &spec.to_value().to_string()]);
-        let scope = format!("Update{}", key.kind.api_name());
+        let fingerprint = fingerprint(&[
+            "update",
+            &scope.space,
+            &key.to_string(),
+            &spec.to_value().to_string(),
+        ]);
+        let token_scope = format!("{}:Update{}", caller.account, key.kind.api_name());
 
         self.transact(|txn| {
-            if let Some(answer) = replay(txn, &scope, token, &fingerprint)? {
+            if let Some(answer) = replay(txn, &token_scope, token, &fingerprint)? {
                 return Ok(answer);
             }
-            let mut record = self.find(txn, key)?;
+            let mut record = self.find(txn, &scope, key)?;
+            if record.owner != caller.account {
+                return Err(not_yours(caller, &record, "modify"));
+            }
             self.check_backends_quota(&spec)?;
-            let refs = check_references(txn, key, &spec)?;
+            let refs = check_references(txn, &scope.space, key, &spec)?;
             let now = now_ms();
             record.version += 1;
             record.updated_ms = now.max(record.updated_ms);
             record.spec = spec.to_value();
-            txn.put(&record, &refs)?;
-            let answer = self.data(&record, "ACTIVE");
-            remember(txn, &scope, token, &fingerprint, &answer, now)?;
+            txn.put(&scope.space, &record, &refs)?;
+            let answer = self.data(&scope.space, &record, "ACTIVE");
+            remember(txn, &token_scope, token, &fingerprint, &answer, now)?;
             Ok(answer)
         })
     }
 
-    /// `Delete<Kind>`: refused while other resources depend on this one.
-    pub fn delete(&self, key: &ResourceKey, query: &Query) -> Result<Value, ApiError> {
+    /// `Delete<Kind>`: refused while other resources depend on this one. The creator may
+    /// delete a resource, and so may the mesh owner.
+    pub fn delete(
+        &self,
+        caller: &Identity,
+        key: &ResourceKey,
+        query: &Query,
+    ) -> Result<Value, ApiError> {
         validate_key(key)?;
-        self.check_owner(query)?;
+        let scope = self.scope(caller, query, false)?;
+        self.authorize(&scope, &action_name(Verb::Delete, key.kind), &self.arn(&scope.space, key))?;
         self.transact(|txn| {
-            let mut record = self.find(txn, key)?;
-            let mut holders = txn.children(key, NAMED_DEPENDANTS)?;
-            holders.extend(txn.referrers(key, NAMED_DEPENDANTS)?);
+            let mut record = self.find(txn, &scope, key)?;
+            if record.owner != caller.account && !scope.is_owner() {
+                return Err(not_yours(caller, &record, "delete"));
+            }
+            let mut holders = txn.children(&scope.space, key, NAMED_DEPENDANTS)?;
+            holders.extend(txn.referrers(&scope.space, key, NAMED_DEPENDANTS)?);
             if !holders.is_empty() {
                 let names: Vec<String> = holders.iter().map(describe_key).collect();
                 return Err(ApiError::new(
@@ -212,34 +326,43 @@ impl Service {
                     ),
                 ));
             }
-            txn.delete(key)?;
+            txn.delete(&scope.space, key)?;
             record.updated_ms = now_ms().max(record.updated_ms);
-            Ok(self.data(&record, "DELETED"))
+            Ok(self.data(&scope.space, &record, "DELETED"))
         })
     }
 
-    /// `List<Kind>s`: one page, in name order, continuing after `nextToken`.
+    /// `List<Kind>s`: one page, in name order, continuing after `nextToken`. Meshes are the
+    /// caller's own and those shared with it, ordered by name, then owner.
     pub fn list(
         &self,
+        caller: &Identity,
         kind: Kind,
         container: &Container,
         query: &Query,
     ) -> Result<Value, ApiError> {
         container.validate(kind)?;
-        self.check_owner(query)?;
+        let scope = self.scope(caller, query, kind == Kind::Mesh)?;
+        let probe = container.key(kind, String::new());
+        let resource = match probe.parent_key().or_else(|| (kind != Kind::Mesh).then(|| ResourceKey::mesh(&probe.mesh))) {
+            Some(parent) => self.arn(&scope.space, &parent),
+            None => "*".to_owned(),
+        };
+        self.authorize(&scope, &action_name(Verb::List, kind), &resource)?;
         let limit = parse_limit(query.limit.as_deref(), 100)?;
-        let scope = container.key(kind, String::new()).to_string();
+        let token_scope = format!("{}|{}", scope.space, probe);
         let after = query
             .next_token
             .as_deref()
-            .map(|t| decode_token(t, kind, &scope))
+            .map(|t| decode_token(t, kind, &token_scope))
             .transpose()?;
-        let probe = container.key(kind, String::new());
         let (records, more) = self.transact(|txn| {
-            if kind != Kind::Mesh {
-                self.require_container(txn, &probe)?;
+            if kind == Kind::Mesh {
+                return self.mesh_page(txn, &scope, after.as_deref(), limit);
             }
+            self.require_container(txn, &scope, &probe)?;
             let mut page = txn.list(
+                &scope.space,
                 kind,
                 &probe.mesh,
                 probe.parent.as_deref(),
@@ -248,27 +371,77 @@ impl Service {
             )?;
             let more = page.len() > limit;
             page.truncate(limit);
-            Ok((page, more))
+            Ok((page.into_iter().map(|r| (scope.space.clone(), r)).collect::<Vec<_>>(), more))
         })?;
         let mut out = Map::new();
-        let items: Vec<Value> = records.iter().map(|r| self.reference(r)).collect();
+        let items: Vec<Value> = records.iter().map(|(space, r)| self.reference(space, r)).collect();
         if more {
-            if let Some(last) = records.last() {
-                out.insert(
-                    "nextToken".into(),
-                    encode_token(kind, &scope, &last.key.name).into(),
-                );
+            if let Some((space, last)) = records.last() {
+                let after = match kind {
+                    Kind::Mesh => format!("{}/{space}", last.key.name),
+                    _ => last.key.name.clone(),
+                };
+                out.insert("nextToken".into(), encode_token(kind, &token_scope, &after).into());
             }
         }
         out.insert(kind.collection().into(), Value::Array(items));
         Ok(Value::Object(out))
     }
 
+    /// One page of the meshes `scope.caller` may see, after `after` (`name/owner`).
+    #[allow(clippy::type_complexity)]
+    fn mesh_page(
+        &self,
+        txn: &mut dyn Txn,
+        scope: &Scope<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(String, Record)>, bool), ApiError> {
+        let (after_name, after_space) = match after {
+            Some(a) => a.split_once('/').unwrap_or((a, "")),
+            None => ("", ""),
+        };
+        let past = |name: &str, space: &str| {
+            after.is_none() || (name, space) > (after_name, after_space)
+        };
+        let own = &scope.caller.account;
+        let mut found: Vec<(String, Record)> = Vec::new();
+        // The caller's own meshes: the one named `after_name` may still follow (same name, a
+        // greater owner), then the rest in name order.
+        if after.is_some() {
+            if let Some(r) = txn.get(own, &ResourceKey::mesh(after_name))? {
+                if past(after_name, own) {
+                    found.push((own.clone(), r));
+                }
+            }
+        }
+        for r in txn.list(own, Kind::Mesh, "", None, after.map(|_| after_name), limit + 1)? {
+            found.push((own.clone(), r));
+        }
+        for (owner, mesh) in scope.access.shared_with(own) {
+            if past(&mesh, &owner) {
+                if let Some(r) = txn.get(&owner, &ResourceKey::mesh(&mesh))? {
+                    found.push((owner, r));
+                }
+            }
+        }
+        found.sort_by(|(sa, a), (sb, b)| (&a.key.name, sa).cmp(&(&b.key.name, sb)));
+        let more = found.len() > limit;
+        found.truncate(limit);
+        Ok((found, more))
+    }
+
     // === Tags ===
 
     /// `TagResource`: adds or overwrites tags; all or none are applied.
-    pub fn tag_resource(&self, arn: Option<&str>, body: &Value) -> Result<Value, ApiError> {
-        let key = self.parse_arn(arn)?;
+    pub fn tag_resource(
+        &self,
+        caller: &Identity,
+        arn: Option<&str>,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
+        let (scope, key, arn) = self.resolve_arn(caller, arn)?;
+        self.authorize(&scope, "TagResource", &arn)?;
         reject(validate::validate(
             <TagResourceBody as appmesh_model::shape::Described>::SHAPE,
             body,
@@ -276,7 +449,10 @@ impl Service {
         ))?;
         let new_tags = parse_tags(body.get("tags"))?;
         self.transact(|txn| {
-            let mut record = self.find(txn, &key)?;
+            let mut record = self.find(txn, &scope, &key)?;
+            if record.owner != caller.account {
+                return Err(not_yours(caller, &record, "tag"));
+            }
             for (k, v) in &new_tags {
                 match record.tags.binary_search_by(|(have, _)| have.cmp(k)) {
                     Ok(i) => record.tags[i].1.clone_from(v),
@@ -294,14 +470,20 @@ impl Service {
                 ));
             }
             let refs = stored_references(&record)?;
-            txn.put(&record, &refs)?;
+            txn.put(&scope.space, &record, &refs)?;
             Ok(json!({}))
         })
     }
 
     /// `UntagResource`: removes tags by key; absent keys are ignored.
-    pub fn untag_resource(&self, arn: Option<&str>, body: &Value) -> Result<Value, ApiError> {
-        let key = self.parse_arn(arn)?;
+    pub fn untag_resource(
+        &self,
+        caller: &Identity,
+        arn: Option<&str>,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
+        let (scope, key, arn) = self.resolve_arn(caller, arn)?;
+        self.authorize(&scope, "UntagResource", &arn)?;
         reject(validate::validate(
             <UntagResourceBody as appmesh_model::shape::Described>::SHAPE,
             body,
@@ -310,25 +492,38 @@ impl Service {
         let body: UntagResourceBody = serde_json::from_value(body.clone())
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         self.transact(|txn| {
-            let mut record = self.find(txn, &key)?;
+            let mut record = self.find(txn, &scope, &key)?;
+            if record.owner != caller.account {
+                return Err(not_yours(caller, &record, "untag"));
+            }
             record.tags.retain(|(k, _)| !body.tag_keys.contains(k));
             let refs = stored_references(&record)?;
-            txn.put(&record, &refs)?;
+            txn.put(&scope.space, &record, &refs)?;
             Ok(json!({}))
         })
     }
 
-    /// `ListTagsForResource`: one page of tags in key order.
-    pub fn list_tags(&self, arn: Option<&str>, query: &Query) -> Result<Value, ApiError> {
-        let key = self.parse_arn(arn)?;
+    /// `ListTagsForResource`: one page of tags in key order; only the resource's creator
+    /// sees them (tags belong to the account that set them).
+    pub fn list_tags(
+        &self,
+        caller: &Identity,
+        arn: Option<&str>,
+        query: &Query,
+    ) -> Result<Value, ApiError> {
+        let (scope, key, arn) = self.resolve_arn(caller, arn)?;
+        self.authorize(&scope, "ListTagsForResource", &arn)?;
         let limit = parse_limit(query.limit.as_deref(), 100)?;
-        let scope = key.to_string();
+        let token_scope = arn.clone();
         let after = query
             .next_token
             .as_deref()
-            .map(|t| decode_token(t, key.kind, &scope))
+            .map(|t| decode_token(t, key.kind, &token_scope))
             .transpose()?;
-        let record = self.transact(|txn| self.find(txn, &key))?;
+        let record = self.transact(|txn| self.find(txn, &scope, &key))?;
+        if record.owner != caller.account {
+            return Err(not_yours(caller, &record, "list the tags of"));
+        }
         let mut rest = record
             .tags
             .iter()
@@ -346,7 +541,7 @@ impl Service {
             if let Some((last, _)) = page.last() {
                 out.insert(
                     "nextToken".into(),
-                    encode_token(key.kind, &scope, last).into(),
+                    encode_token(key.kind, &token_scope, last).into(),
                 );
             }
         }
@@ -355,62 +550,113 @@ impl Service {
 
     // === helpers ===
 
-    fn check_owner(&self, query: &Query) -> Result<(), ApiError> {
-        let Some(owner) = &query.mesh_owner else {
-            return Ok(());
+    /// Whose mesh a call addresses: `meshOwner` if given (never for CreateMesh/ListMeshes,
+    /// which act in the caller's own account), else the caller's account.
+    fn scope<'a>(
+        &self,
+        caller: &'a Identity,
+        query: &Query,
+        own_only: bool,
+    ) -> Result<Scope<'a>, ApiError> {
+        let space = match &query.mesh_owner {
+            Some(owner) if !own_only => {
+                reject(validate::validate(
+                    appmesh_model::common::ACCOUNT_ID,
+                    &json!(owner),
+                    &Path::root().key("meshOwner"),
+                ))?;
+                owner.clone()
+            }
+            _ => caller.account.clone(),
         };
-        reject(validate::validate(
-            appmesh_model::common::ACCOUNT_ID,
-            &json!(owner),
-            &Path::root().key("meshOwner"),
-        ))?;
-        if *owner != self.settings.account_id {
-            return Err(ApiError::not_found(format!(
-                "no mesh owned by account {owner} is shared with this account"
-            )));
-        }
-        Ok(())
+        Ok(Scope {
+            caller,
+            space,
+            access: self.access.current(),
+        })
     }
 
-    fn parse_arn(&self, arn: Option<&str>) -> Result<ResourceKey, ApiError> {
+    /// Evaluates the caller's policies (if it has any) for `appmesh:<action>` on `resource`.
+    fn authorize(&self, scope: &Scope<'_>, action: &str, resource: &str) -> Result<(), ApiError> {
+        let Some(policies) = &scope.caller.policies else {
+            return Ok(());
+        };
+        let action = format!("appmesh:{action}");
+        let why = match policy::evaluate(policies, &action, resource) {
+            Decision::Allow => return Ok(()),
+            Decision::ExplicitDeny => "with an explicit deny in an identity-based policy",
+            Decision::ImplicitDeny => "because no identity-based policy allows the action",
+        };
+        Err(ApiError::new(
+            ErrorKind::Forbidden,
+            format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+                scope.caller.arn
+            ),
+        ))
+    }
+
+    /// The resource an ARN names, in its mesh owner's space, with the ARN in canonical form.
+    fn resolve_arn<'a>(
+        &self,
+        caller: &'a Identity,
+        arn: Option<&str>,
+    ) -> Result<(Scope<'a>, ResourceKey, String), ApiError> {
         let arn = arn.ok_or_else(|| ApiError::bad_request("resourceArn is required"))?;
         let (region, account, key) = ResourceKey::parse_arn(arn).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "resourceArn {arn:?} is not an App Mesh resource ARN"
             ))
         })?;
-        if region != self.settings.region || account != self.settings.account_id {
+        if region != self.settings.region {
             return Err(ApiError::not_found(format!(
-                "resourceArn {arn:?} names a resource in {region}/{account}; this control plane serves {}/{}",
-                self.settings.region, self.settings.account_id
+                "resourceArn {arn:?} names a resource in region {region}; this control plane serves {}",
+                self.settings.region
             )));
         }
-        Ok(key)
+        validate_key(&key).map_err(|e| {
+            ApiError::bad_request(format!("resourceArn {arn:?}: {}", e.message))
+        })?;
+        let scope = Scope {
+            caller,
+            space: account,
+            access: self.access.current(),
+        };
+        let arn = self.arn(&scope.space, &key);
+        Ok((scope, key, arn))
     }
 
     /// The resource, or NotFound naming the first missing link (mesh, parent, resource).
-    fn find(&self, txn: &mut dyn Txn, key: &ResourceKey) -> Result<Record, ApiError> {
-        if key.kind != Kind::Mesh {
-            self.require_container(txn, key)?;
+    fn find(&self, txn: &mut dyn Txn, scope: &Scope<'_>, key: &ResourceKey) -> Result<Record, ApiError> {
+        if key.kind == Kind::Mesh {
+            return self.mesh_record(txn, scope, &key.name);
         }
-        txn.get(key)?
+        self.require_container(txn, scope, key)?;
+        txn.get(&scope.space, key)?
             .ok_or_else(|| ApiError::not_found(format!("{} not found", describe_key(key))))
     }
 
-    /// NotFound unless the mesh (and router or gateway) holding `key` exist.
-    fn require_container(&self, txn: &mut dyn Txn, key: &ResourceKey) -> Result<(), ApiError> {
+    /// The mesh, if it exists and is the caller's or shared with it.
+    fn mesh_record(&self, txn: &mut dyn Txn, scope: &Scope<'_>, mesh: &str) -> Result<Record, ApiError> {
+        let visible = scope.is_owner() || scope.access.is_shared(&scope.space, mesh, &scope.caller.account);
+        match txn.get(&scope.space, &ResourceKey::mesh(mesh))? {
+            Some(record) if visible => Ok(record),
+            _ if scope.is_owner() => Err(ApiError::not_found(format!("mesh {mesh} not found"))),
+            _ => Err(ApiError::not_found(format!(
+                "mesh {mesh} of account {} not found, or not shared with account {}",
+                scope.space, scope.caller.account
+            ))),
+        }
+    }
+
+    /// NotFound unless the mesh (and router or gateway) holding `key` exist and are visible.
+    fn require_container(&self, txn: &mut dyn Txn, scope: &Scope<'_>, key: &ResourceKey) -> Result<(), ApiError> {
         if key.kind == Kind::Mesh {
             return Ok(());
         }
-        let mesh = ResourceKey::mesh(&key.mesh);
-        if txn.get(&mesh)?.is_none() {
-            return Err(ApiError::not_found(format!(
-                "{} not found",
-                describe_key(&mesh)
-            )));
-        }
+        self.mesh_record(txn, scope, &key.mesh)?;
         if let Some(parent) = key.parent_key() {
-            if txn.get(&parent)?.is_none() {
+            if txn.get(&scope.space, &parent)?.is_none() {
                 return Err(ApiError::not_found(format!(
                     "{} not found",
                     describe_key(&parent)
@@ -434,35 +680,48 @@ impl Service {
         Ok(())
     }
 
-    fn metadata(&self, r: &Record) -> Value {
+    fn metadata(&self, space: &str, r: &Record) -> Value {
         json!({
-            "arn": r.key.arn(&self.settings.region, &self.settings.account_id),
+            "arn": self.arn(space, &r.key),
             "createdAt": seconds(r.created_ms),
             "lastUpdatedAt": seconds(r.updated_ms),
-            "meshOwner": self.settings.account_id,
-            "resourceOwner": self.settings.account_id,
+            "meshOwner": space,
+            "resourceOwner": r.owner,
             "uid": r.uid,
             "version": r.version,
         })
     }
 
     /// The `XxxData` body of a resource.
-    fn data(&self, r: &Record, status: &str) -> Value {
+    fn data(&self, space: &str, r: &Record, status: &str) -> Value {
         let mut out = names(&r.key);
-        out.insert("metadata".into(), self.metadata(r));
+        out.insert("metadata".into(), self.metadata(space, r));
         out.insert("spec".into(), r.spec.clone());
         out.insert("status".into(), json!({ "status": status }));
         Value::Object(out)
     }
 
     /// The `XxxRef` item of a List answer.
-    fn reference(&self, r: &Record) -> Value {
+    fn reference(&self, space: &str, r: &Record) -> Value {
         let mut out = names(&r.key);
-        if let Value::Object(meta) = self.metadata(r) {
+        if let Value::Object(meta) = self.metadata(space, r) {
             out.extend(meta.into_iter().filter(|(k, _)| k != "uid"));
         }
         Value::Object(out)
     }
+}
+
+/// Forbidden: the resource was created by another account.
+fn not_yours(caller: &Identity, record: &Record, what: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::Forbidden,
+        format!(
+            "{} was created by account {}; account {} cannot {what} it",
+            describe_key(&record.key),
+            record.owner,
+            caller.account
+        ),
+    )
 }
 
 /// The mesh and parent names a URI gives: all of them for children, none for a mesh.
@@ -483,16 +742,17 @@ fn validate_key(key: &ResourceKey) -> Result<(), ApiError> {
     container.validate(key.kind)?;
     if key.kind != Kind::Mesh {
         let path = Path::root().key(key.kind.name_member());
-        reject(validate::validate(
-            key.kind.name_shape(),
-            &json!(key.name),
-            &path,
-        ))?;
+        reject(rules::validate_name(key.kind, &key.name, &path))?;
     }
     Ok(())
 }
 
 impl Container {
+    /// The key of the resource called `name` in this container.
+    pub fn key_of(&self, kind: Kind, name: &str) -> ResourceKey {
+        self.key(kind, name.to_owned())
+    }
+
     fn key(&self, kind: Kind, name: String) -> ResourceKey {
         match kind {
             Kind::Mesh => ResourceKey::mesh(name),
@@ -505,21 +765,20 @@ impl Container {
         }
     }
 
-    /// The URI's names must be valid resource names.
+    /// The URI's names must be valid names of their kinds (`rules::validate_name`).
     fn validate(&self, kind: Kind) -> Result<(), ApiError> {
         let mut v = Vec::new();
-        let name = appmesh_model::common::RESOURCE_NAME;
         if let Some(mesh) = &self.mesh {
-            v.extend(validate::validate(
-                name,
-                &json!(mesh),
+            v.extend(rules::validate_name(
+                Kind::Mesh,
+                mesh,
                 &Path::root().key("meshName"),
             ));
         }
         if let (Some(parent), Some(parent_kind)) = (&self.parent, kind.parent()) {
-            v.extend(validate::validate(
-                name,
-                &json!(parent),
+            v.extend(rules::validate_name(
+                parent_kind,
+                parent,
                 &Path::root().key(parent_kind.name_member()),
             ));
         }
@@ -739,9 +998,10 @@ fn stored_references(record: &Record) -> Result<Vec<ResourceKey>, ApiError> {
 
 fn load<T: serde::de::DeserializeOwned>(
     txn: &mut dyn Txn,
+    space: &str,
     key: &ResourceKey,
 ) -> Result<Option<T>, ApiError> {
-    txn.get(key)?
+    txn.get(space, key)?
         .map(|r| {
             serde_json::from_value(r.spec)
                 .map_err(|e| ApiError::internal(format_args!("stored spec of {key}: {e}")))
@@ -787,6 +1047,7 @@ fn check_port(port: Option<i32>, ports: &[i32], owner: &str, path: Path) -> Resu
 /// references to record.
 fn check_references(
     txn: &mut dyn Txn,
+    space: &str,
     key: &ResourceKey,
     spec: &Spec,
 ) -> Result<Vec<ResourceKey>, ApiError> {
@@ -812,12 +1073,12 @@ fn check_references(
                         .key("virtualRouterName"),
                 ),
             };
-            if txn.get(&target)?.is_none() {
+            if txn.get(space, &target)?.is_none() {
                 return Err(missing(path, &target));
             }
         }
-        Spec::Route(route) => check_route(txn, key, route, &spec_path)?,
-        Spec::GatewayRoute(route) => check_gateway_route(txn, key, route, &spec_path)?,
+        Spec::Route(route) => check_route(txn, space, key, route, &spec_path)?,
+        Spec::GatewayRoute(route) => check_gateway_route(txn, space, key, route, &spec_path)?,
         _ => {}
     }
     Ok(references(key, spec))
@@ -844,6 +1105,7 @@ fn route_kind(route: &RouteSpec) -> (&'static str, Option<i32>) {
 
 fn check_route(
     txn: &mut dyn Txn,
+    space: &str,
     key: &ResourceKey,
     route: &RouteSpec,
     spec_path: &Path,
@@ -851,7 +1113,7 @@ fn check_route(
     let (kind_name, match_port) = route_kind(route);
     let kp = spec_path.key(kind_name);
     if let Some(router_key) = key.parent_key() {
-        if let Some(router) = load::<VirtualRouterSpec>(txn, &router_key)? {
+        if let Some(router) = load::<VirtualRouterSpec>(txn, space, &router_key)? {
             check_port(
                 match_port,
                 &router_ports(&router),
@@ -863,7 +1125,7 @@ fn check_route(
     for (i, target) in route.weighted_targets().iter().enumerate() {
         let tp = kp.key("action").key("weightedTargets").index(i);
         let node_key = ResourceKey::in_mesh(Kind::VirtualNode, &key.mesh, &target.virtual_node);
-        let Some(node) = load::<VirtualNodeSpec>(txn, &node_key)? else {
+        let Some(node) = load::<VirtualNodeSpec>(txn, space, &node_key)? else {
             return Err(ApiError::not_found(format!(
                 "{}: {} not found",
                 tp.key("virtualNode"),
@@ -882,6 +1144,7 @@ fn check_route(
 
 fn check_gateway_route(
     txn: &mut dyn Txn,
+    space: &str,
     key: &ResourceKey,
     route: &GatewayRouteSpec,
     spec_path: &Path,
@@ -898,7 +1161,7 @@ fn check_gateway_route(
     };
     let kp = spec_path.key(kind_name);
     if let Some(gateway_key) = key.parent_key() {
-        if let Some(gateway) = load::<VirtualGatewaySpec>(txn, &gateway_key)? {
+        if let Some(gateway) = load::<VirtualGatewaySpec>(txn, space, &gateway_key)? {
             check_port(
                 match_port,
                 &gateway_ports(&gateway),
@@ -916,7 +1179,7 @@ fn check_gateway_route(
         &key.mesh,
         &target.virtual_service.virtual_service_name,
     );
-    let Some(service) = load::<VirtualServiceSpec>(txn, &service_key)? else {
+    let Some(service) = load::<VirtualServiceSpec>(txn, space, &service_key)? else {
         return Err(ApiError::not_found(format!(
             "{}: {} not found",
             tp.key("virtualService").key("virtualServiceName"),
@@ -926,11 +1189,11 @@ fn check_gateway_route(
     let provider = match &service.provider {
         Some(VirtualServiceProvider::VirtualNode(n)) => {
             let k = ResourceKey::in_mesh(Kind::VirtualNode, &key.mesh, &n.virtual_node_name);
-            load::<VirtualNodeSpec>(txn, &k)?.map(|s| (node_ports(&s), k))
+            load::<VirtualNodeSpec>(txn, space, &k)?.map(|s| (node_ports(&s), k))
         }
         Some(VirtualServiceProvider::VirtualRouter(r)) => {
             let k = ResourceKey::in_mesh(Kind::VirtualRouter, &key.mesh, &r.virtual_router_name);
-            load::<VirtualRouterSpec>(txn, &k)?.map(|s| (router_ports(&s), k))
+            load::<VirtualRouterSpec>(txn, space, &k)?.map(|s| (router_ports(&s), k))
         }
         None => None,
     };

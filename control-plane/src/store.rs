@@ -28,6 +28,8 @@ pub struct Record {
     pub spec: Value,
     /// The tags, sorted by key.
     pub tags: Vec<(String, String)>,
+    /// The account that created it (`resourceOwner`).
+    pub owner: String,
 }
 
 /// A remembered answer to a request that carried a client token.
@@ -40,19 +42,25 @@ pub struct TokenRecord {
 }
 
 /// A storage transaction. Reads see the transaction's own writes.
+///
+/// Every record lives in a `space`: the account that owns its mesh. Two accounts may each
+/// have a mesh called `apps`; a mesh shared with other accounts keeps their resources in its
+/// owner's space, each record naming its own creator in [`Record::owner`].
 pub trait Txn {
     /// The record with this key.
-    fn get(&mut self, key: &ResourceKey) -> Result<Option<Record>, ApiError>;
+    fn get(&mut self, space: &str, key: &ResourceKey) -> Result<Option<Record>, ApiError>;
 
     /// Inserts or replaces a record, and replaces the references it holds.
-    fn put(&mut self, record: &Record, refs: &[ResourceKey]) -> Result<(), ApiError>;
+    fn put(&mut self, space: &str, record: &Record, refs: &[ResourceKey])
+        -> Result<(), ApiError>;
 
     /// Removes a record, its references and its tags.
-    fn delete(&mut self, key: &ResourceKey) -> Result<(), ApiError>;
+    fn delete(&mut self, space: &str, key: &ResourceKey) -> Result<(), ApiError>;
 
     /// Up to `limit` records of a kind in a mesh (and parent), in name order, after `after`.
     fn list(
         &mut self,
+        space: &str,
         kind: Kind,
         mesh: &str,
         parent: Option<&str>,
@@ -62,11 +70,18 @@ pub trait Txn {
 
     /// How many records of a kind a mesh (and parent) holds; for the mesh kind, how many
     /// meshes there are.
-    fn count(&mut self, kind: Kind, mesh: &str, parent: Option<&str>) -> Result<usize, ApiError>;
+    fn count(
+        &mut self,
+        space: &str,
+        kind: Kind,
+        mesh: &str,
+        parent: Option<&str>,
+    ) -> Result<usize, ApiError>;
 
     /// Up to `limit` resources inside a mesh, or under a router or gateway.
     fn children(
         &mut self,
+        space: &str,
         parent: &ResourceKey,
         limit: usize,
     ) -> Result<Vec<ResourceKey>, ApiError>;
@@ -74,6 +89,7 @@ pub trait Txn {
     /// Up to `limit` resources whose spec refers to `target`.
     fn referrers(
         &mut self,
+        space: &str,
         target: &ResourceKey,
         limit: usize,
     ) -> Result<Vec<ResourceKey>, ApiError>;

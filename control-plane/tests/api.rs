@@ -6,13 +6,19 @@
 
 use std::sync::Arc;
 
+use appmesh_control_plane::access::{Access, AccessHandle};
 use appmesh_control_plane::config::Settings;
+use appmesh_control_plane::gate::Gate;
 use appmesh_control_plane::service::Service;
+use appmesh_control_plane::sigv4::Signer;
 use appmesh_control_plane::store::sqlite::SqliteStore;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
+
+const KEY: &str = "AKIDINPROCESS";
+const SECRET: &str = "in-process-secret";
 
 struct Api {
     router: axum::Router,
@@ -33,18 +39,44 @@ impl Api {
 
     fn with(settings: Settings) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let router = appmesh_control_plane::api::app(Service::new(Arc::new(store), settings));
+        let store = SqliteStore::open(dir.path(), &settings.account_id).unwrap();
+        let keys = format!(
+            "[[keys]]\naccess_key_id = \"{KEY}\"\nsecret_access_key = \"{SECRET}\"\naccount = \"{}\"\nprincipal = \"tests\"\n",
+            settings.account_id
+        );
+        let access = Arc::new(AccessHandle::fixed(
+            Access::parse(&keys, std::path::Path::new(".")).unwrap(),
+        ));
+        let gate = Gate::new(access.clone(), &settings.region, &settings.account_id);
+        let service = Service::new(Arc::new(store), settings, access);
+        let router = appmesh_control_plane::api::app(service, Arc::new(gate));
         Api { router, _dir: dir }
     }
 
     async fn call(&self, method: Method, uri: &str, body: Option<&str>) -> Answer {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .body(Body::from(body.unwrap_or("").to_owned()))
-            .unwrap();
+        let body = body.unwrap_or("").to_owned();
+        let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+        let mut headers = vec![
+            ("host".to_owned(), "localhost".to_owned()),
+            ("content-type".to_owned(), "application/json".to_owned()),
+        ];
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        Signer {
+            access_key_id: KEY,
+            secret: SECRET,
+            session_token: None,
+            region: "us-east-1",
+            service: "appmesh",
+        }
+        .sign(method.as_str(), path, query, &mut headers, body.as_bytes(), now);
+        let mut request = Request::builder().method(method).uri(uri);
+        for (k, v) in &headers {
+            request = request.header(k, v);
+        }
+        let request = request.body(Body::from(body)).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let error = response
@@ -52,6 +84,8 @@ impl Api {
             .get("x-amzn-errortype")
             .map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(response.headers()["content-type"], "application/json");
+        let request_id = response.headers()["x-amzn-requestid"].to_str().unwrap();
+        assert_eq!(request_id.len(), 36, "a fresh uuid per answer: {request_id:?}");
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();

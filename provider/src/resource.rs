@@ -782,31 +782,22 @@ impl Resource for AppMeshResource {
         id: String,
     ) -> Option<(ValueAny, ValueAny)> {
         let configured = self.configured(diags)?;
-        let parts: Vec<&str> = id.split('/').collect();
         let kind = self.kind();
-        let expected = self.def.import_id.split('/').count();
-        if parts.len() != expected || parts.iter().any(|p| p.is_empty()) {
+        let Some((key, owner)) = import_key(kind, self.def.import_id, &id) else {
             diags.root_error(
                 format!(
                     "importing App Mesh {}: unexpected ID {id:?}",
                     self.def.human
                 ),
-                format!("The ID must be {}.", self.def.import_id),
+                format!(
+                    "The ID must be {}, or the resource's ARN (which names the mesh owner's account, for a mesh another account shares).",
+                    self.def.import_id
+                ),
             );
             return None;
-        }
-        let key = match parts.as_slice() {
-            [mesh] => ResourceKey::mesh(*mesh),
-            [mesh, name] => ResourceKey::in_mesh(kind, *mesh, *name),
-            [mesh, parent, name] => ResourceKey {
-                kind,
-                mesh: (*mesh).to_owned(),
-                parent: Some((*parent).to_owned()),
-                name: (*name).to_owned(),
-            },
-            _ => return None,
         };
-        match read::fetch(&configured, &key, &[]).await {
+        let query: Vec<(&str, String)> = owner.map(|o| ("meshOwner", o)).into_iter().collect();
+        match read::fetch(&configured, &key, &query).await {
             Ok(Some((data, tags))) => {
                 let state = self.state(&data, &tags, None, &configured.default_tags);
                 Some((state, ValueAny::Null))
@@ -826,10 +817,48 @@ impl Resource for AppMeshResource {
     }
 }
 
+/// The identity an import ID names: `MESH/.../NAME` in the caller's own meshes, or an ARN,
+/// whose account is the mesh owner's (the way to import from a mesh another account shares).
+fn import_key(kind: Kind, form: &str, id: &str) -> Option<(ResourceKey, Option<String>)> {
+    if id.starts_with("arn:") {
+        let (_region, account, key) = ResourceKey::parse_arn(id)?;
+        return (key.kind == kind).then_some((key, Some(account)));
+    }
+    let parts: Vec<&str> = id.split('/').collect();
+    if parts.len() != form.split('/').count() || parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    let key = match parts.as_slice() {
+        [mesh] => ResourceKey::mesh(*mesh),
+        [mesh, name] => ResourceKey::in_mesh(kind, *mesh, *name),
+        [mesh, parent, name] => ResourceKey {
+            kind,
+            mesh: (*mesh).to_owned(),
+            parent: Some((*parent).to_owned()),
+            name: (*name).to_owned(),
+        },
+        _ => return None,
+    };
+    Some((key, None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::describe::RESOURCES;
+
+    #[test]
+    fn import_ids_are_names_or_arns() {
+        let form = "MESH_NAME/VIRTUAL_ROUTER_NAME/ROUTE_NAME";
+        let (key, owner) = import_key(Kind::Route, form, "apps/r/x").expect("names");
+        assert_eq!((key.to_string(), owner), (ResourceKey { kind: Kind::Route, mesh: "apps".into(), parent: Some("r".into()), name: "x".into() }.to_string(), None));
+        let arn = "arn:aws:appmesh:us-east-1:111111111111:mesh/apps/virtualRouter/r/route/x";
+        let (by_arn, owner) = import_key(Kind::Route, form, arn).expect("arn");
+        assert_eq!((by_arn, owner.as_deref()), (key, Some("111111111111")));
+        assert!(import_key(Kind::VirtualNode, "MESH_NAME/VIRTUAL_NODE_NAME", arn).is_none(), "an ARN of another kind");
+        assert!(import_key(Kind::Route, form, "apps/x").is_none());
+        assert!(import_key(Kind::Route, form, "apps//x").is_none());
+    }
 
     fn node() -> AppMeshResource {
         let def = RESOURCES

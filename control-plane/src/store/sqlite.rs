@@ -22,31 +22,36 @@ use crate::error::ApiError;
 /// Client tokens are remembered this long (milliseconds).
 const TOKEN_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// Version 2: every row lives in the namespace (`space`) of the account that owns its mesh,
+/// and resources record their own owner (`owner`), for shared meshes.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources (
+    space      TEXT NOT NULL,
     kind       TEXT NOT NULL,
     mesh       TEXT NOT NULL,
     parent     TEXT NOT NULL,
     name       TEXT NOT NULL,
+    owner      TEXT NOT NULL,
     uid        TEXT NOT NULL,
     version    INTEGER NOT NULL,
     created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL,
     spec       TEXT NOT NULL,
     tags       TEXT NOT NULL,
-    PRIMARY KEY (mesh, kind, parent, name)
+    PRIMARY KEY (space, mesh, kind, parent, name)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS resources_by_kind ON resources (kind, parent, name);
+CREATE INDEX IF NOT EXISTS resources_by_kind ON resources (space, kind, parent, name);
 CREATE TABLE IF NOT EXISTS refs (
+    space       TEXT NOT NULL,
     mesh        TEXT NOT NULL,
     target_kind TEXT NOT NULL,
     target_name TEXT NOT NULL,
     kind        TEXT NOT NULL,
     parent      TEXT NOT NULL,
     name        TEXT NOT NULL,
-    PRIMARY KEY (mesh, target_kind, target_name, kind, parent, name)
+    PRIMARY KEY (space, mesh, target_kind, target_name, kind, parent, name)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS refs_by_referrer ON refs (mesh, kind, parent, name);
+CREATE INDEX IF NOT EXISTS refs_by_referrer ON refs (space, mesh, kind, parent, name);
 CREATE TABLE IF NOT EXISTS client_tokens (
     scope       TEXT NOT NULL,
     token       TEXT NOT NULL,
@@ -56,7 +61,16 @@ CREATE TABLE IF NOT EXISTS client_tokens (
     PRIMARY KEY (scope, token)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS client_tokens_by_age ON client_tokens (created_ms);
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
+";
+
+/// Moves a version-1 database (one account, no `space`/`owner` columns) into version 2: its
+/// rows belong to `account`.
+const MIGRATE_V1: &str = "
+ALTER TABLE resources RENAME TO resources_v1;
+ALTER TABLE refs RENAME TO refs_v1;
+DROP INDEX IF EXISTS resources_by_kind;
+DROP INDEX IF EXISTS refs_by_referrer;
 ";
 
 /// SQLite-backed storage in a data directory.
@@ -65,15 +79,38 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database `appmesh.db` in `dir`.
-    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+    /// Opens (creating if needed) the database `appmesh.db` in `dir`. A database written by
+    /// a version that knew one account only is migrated: its resources become `account`'s.
+    pub fn open(dir: &Path, account: &str) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let conn = Connection::open(dir.join("appmesh.db"))?;
+        let mut conn = Connection::open(dir.join("appmesh.db"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        match version {
+            0 | 2 => tx.execute_batch(SCHEMA)?,
+            1 => {
+                tx.execute_batch(MIGRATE_V1)?;
+                tx.execute_batch(SCHEMA)?;
+                let moved = tx.execute(
+                    "INSERT INTO resources SELECT ?1, kind, mesh, parent, name, ?1, uid, version,
+                     created_ms, updated_ms, spec, tags FROM resources_v1",
+                    params![account],
+                )?;
+                tx.execute(
+                    "INSERT INTO refs SELECT ?1, mesh, target_kind, target_name, kind, parent, name
+                     FROM refs_v1",
+                    params![account],
+                )?;
+                tx.execute_batch("DROP TABLE resources_v1; DROP TABLE refs_v1;")?;
+                tracing::info!(resources = moved, %account, "storage migrated to schema 2 (accounts)");
+            }
+            v => anyhow::bail!("the database has schema version {v}, newer than this server knows (2); use a newer appmesh-control-plane"),
+        }
+        tx.commit()?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -132,7 +169,7 @@ fn key_from(
 }
 
 const RECORD_COLUMNS: &str =
-    "kind, mesh, parent, name, uid, version, created_ms, updated_ms, spec, tags";
+    "kind, mesh, parent, name, uid, version, created_ms, updated_ms, spec, tags, owner";
 
 fn record_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRecord> {
     Ok(RawRecord {
@@ -146,6 +183,7 @@ fn record_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRecord> {
         updated_ms: row.get(7)?,
         spec: row.get(8)?,
         tags: row.get(9)?,
+        owner: row.get(10)?,
     })
 }
 
@@ -160,6 +198,7 @@ struct RawRecord {
     updated_ms: i64,
     spec: String,
     tags: String,
+    owner: String,
 }
 
 impl RawRecord {
@@ -172,6 +211,7 @@ impl RawRecord {
             updated_ms: self.updated_ms,
             spec: serde_json::from_str(&self.spec).map_err(ApiError::internal)?,
             tags: serde_json::from_str(&self.tags).map_err(ApiError::internal)?,
+            owner: self.owner,
         })
     }
 }
@@ -181,29 +221,29 @@ fn parent_of(key: &ResourceKey) -> &str {
 }
 
 impl Txn for SqliteTxn<'_> {
-    fn get(&mut self, key: &ResourceKey) -> Result<Option<Record>, ApiError> {
+    fn get(&mut self, space: &str, key: &ResourceKey) -> Result<Option<Record>, ApiError> {
         let raw = self
             .tx
             .prepare_cached(&format!(
                 "SELECT {RECORD_COLUMNS} FROM resources
-                 WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4"
+                 WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4"
             ))?
             .query_row(
-                params![key.mesh, key.kind.api_name(), parent_of(key), key.name],
+                params![key.mesh, key.kind.api_name(), parent_of(key), key.name, space],
                 record_from,
             )
             .optional()?;
         raw.map(RawRecord::decode).transpose()
     }
 
-    fn put(&mut self, r: &Record, refs: &[ResourceKey]) -> Result<(), ApiError> {
+    fn put(&mut self, space: &str, r: &Record, refs: &[ResourceKey]) -> Result<(), ApiError> {
         let k = &r.key;
         let spec = r.spec.to_string();
         let tags = serde_json::to_string(&r.tags).map_err(ApiError::internal)?;
         self.tx
             .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO resources ({RECORD_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                "INSERT OR REPLACE INTO resources ({RECORD_COLUMNS}, space)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ))?
             .execute(params![
                 k.kind.api_name(),
@@ -215,16 +255,19 @@ impl Txn for SqliteTxn<'_> {
                 r.created_ms,
                 r.updated_ms,
                 spec,
-                tags
+                tags,
+                r.owner,
+                space
             ])?;
         self.tx
             .prepare_cached(
-                "DELETE FROM refs WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
+                "DELETE FROM refs
+                 WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
             )?
-            .execute(params![k.mesh, k.kind.api_name(), parent_of(k), k.name])?;
+            .execute(params![k.mesh, k.kind.api_name(), parent_of(k), k.name, space])?;
         let mut insert = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO refs (mesh, target_kind, target_name, kind, parent, name)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO refs (space, mesh, target_kind, target_name, kind, parent, name)
+             VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for target in refs {
             insert.execute(params![
@@ -233,22 +276,25 @@ impl Txn for SqliteTxn<'_> {
                 target.name,
                 k.kind.api_name(),
                 parent_of(k),
-                k.name
+                k.name,
+                space
             ])?;
         }
         Ok(())
     }
 
-    fn delete(&mut self, k: &ResourceKey) -> Result<(), ApiError> {
-        let args = params![k.mesh, k.kind.api_name(), parent_of(k), k.name];
+    fn delete(&mut self, space: &str, k: &ResourceKey) -> Result<(), ApiError> {
+        let args = params![k.mesh, k.kind.api_name(), parent_of(k), k.name, space];
         self.tx
             .prepare_cached(
-                "DELETE FROM resources WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
+                "DELETE FROM resources
+                 WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
             )?
             .execute(args)?;
         self.tx
             .prepare_cached(
-                "DELETE FROM refs WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
+                "DELETE FROM refs
+                 WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
             )?
             .execute(args)?;
         Ok(())
@@ -256,6 +302,7 @@ impl Txn for SqliteTxn<'_> {
 
     fn list(
         &mut self,
+        space: &str,
         kind: Kind,
         mesh: &str,
         parent: Option<&str>,
@@ -268,19 +315,20 @@ impl Txn for SqliteTxn<'_> {
             self.tx
                 .prepare_cached(&format!(
                     "SELECT {RECORD_COLUMNS} FROM resources
-                     WHERE kind = 'Mesh' AND parent = '' AND name > ?1 ORDER BY name LIMIT ?2"
+                     WHERE space = ?3 AND kind = 'Mesh' AND parent = '' AND name > ?1
+                     ORDER BY name LIMIT ?2"
                 ))?
-                .query_map(params![after, limit], record_from)?
+                .query_map(params![after, limit, space], record_from)?
                 .collect::<Result<Vec<_>, _>>()?
         } else {
             self.tx
                 .prepare_cached(&format!(
                     "SELECT {RECORD_COLUMNS} FROM resources
-                     WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 AND name > ?4
+                     WHERE space = ?6 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name > ?4
                      ORDER BY name LIMIT ?5"
                 ))?
                 .query_map(
-                    params![mesh, kind.api_name(), parent.unwrap_or(""), after, limit],
+                    params![mesh, kind.api_name(), parent.unwrap_or(""), after, limit, space],
                     record_from,
                 )?
                 .collect::<Result<Vec<_>, _>>()?
@@ -288,24 +336,34 @@ impl Txn for SqliteTxn<'_> {
         rows.into_iter().map(RawRecord::decode).collect()
     }
 
-    fn count(&mut self, kind: Kind, mesh: &str, parent: Option<&str>) -> Result<usize, ApiError> {
-        let n: i64 =
-            if kind == Kind::Mesh {
-                self.tx
-                    .prepare_cached("SELECT COUNT(*) FROM resources WHERE kind = 'Mesh'")?
-                    .query_row([], |r| r.get(0))?
-            } else {
-                self.tx
+    fn count(
+        &mut self,
+        space: &str,
+        kind: Kind,
+        mesh: &str,
+        parent: Option<&str>,
+    ) -> Result<usize, ApiError> {
+        let n: i64 = if kind == Kind::Mesh {
+            self.tx
+                .prepare_cached("SELECT COUNT(*) FROM resources WHERE space = ?1 AND kind = 'Mesh'")?
+                .query_row(params![space], |r| r.get(0))?
+        } else {
+            self.tx
                 .prepare_cached(
-                    "SELECT COUNT(*) FROM resources WHERE mesh = ?1 AND kind = ?2 AND parent = ?3",
+                    "SELECT COUNT(*) FROM resources
+                     WHERE space = ?4 AND mesh = ?1 AND kind = ?2 AND parent = ?3",
                 )?
-                .query_row(params![mesh, kind.api_name(), parent.unwrap_or("")], |r| r.get(0))?
-            };
+                .query_row(
+                    params![mesh, kind.api_name(), parent.unwrap_or(""), space],
+                    |r| r.get(0),
+                )?
+        };
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
     fn children(
         &mut self,
+        space: &str,
         parent: &ResourceKey,
         limit: usize,
     ) -> Result<Vec<ResourceKey>, ApiError> {
@@ -314,9 +372,10 @@ impl Txn for SqliteTxn<'_> {
             self.tx
                 .prepare_cached(
                     "SELECT kind, mesh, parent, name FROM resources
-                     WHERE mesh = ?1 AND kind != 'Mesh' ORDER BY kind, parent, name LIMIT ?2",
+                     WHERE space = ?3 AND mesh = ?1 AND kind != 'Mesh'
+                     ORDER BY kind, parent, name LIMIT ?2",
                 )?
-                .query_map(params![parent.mesh, limit], |r| {
+                .query_map(params![parent.mesh, limit, space], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })?
                 .collect::<Result<_, _>>()?
@@ -330,10 +389,11 @@ impl Txn for SqliteTxn<'_> {
             self.tx
                 .prepare_cached(
                     "SELECT kind, mesh, parent, name FROM resources
-                     WHERE mesh = ?1 AND kind = ?2 AND parent = ?3 ORDER BY name LIMIT ?4",
+                     WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3
+                     ORDER BY name LIMIT ?4",
                 )?
                 .query_map(
-                    params![parent.mesh, child.api_name(), parent.name, limit],
+                    params![parent.mesh, child.api_name(), parent.name, limit, space],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )?
                 .collect::<Result<_, _>>()?
@@ -345,6 +405,7 @@ impl Txn for SqliteTxn<'_> {
 
     fn referrers(
         &mut self,
+        space: &str,
         target: &ResourceKey,
         limit: usize,
     ) -> Result<Vec<ResourceKey>, ApiError> {
@@ -353,11 +414,11 @@ impl Txn for SqliteTxn<'_> {
             .tx
             .prepare_cached(
                 "SELECT kind, mesh, parent, name FROM refs
-                 WHERE mesh = ?1 AND target_kind = ?2 AND target_name = ?3
+                 WHERE space = ?5 AND mesh = ?1 AND target_kind = ?2 AND target_name = ?3
                  ORDER BY kind, parent, name LIMIT ?4",
             )?
             .query_map(
-                params![target.mesh, target.kind.api_name(), target.name, limit],
+                params![target.mesh, target.kind.api_name(), target.name, limit, space],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?
             .collect::<Result<_, _>>()?;

@@ -26,6 +26,61 @@ pub(crate) const REGION: &str = "us-east-1";
 /// Account id the test servers are started with.
 pub(crate) const ACCOUNT_ID: &str = "123456789012";
 
+/// The access key the test servers know and the SDK clients sign with (account
+/// [`ACCOUNT_ID`]).
+pub(crate) const ACCESS_KEY_ID: &str = "AKIDTESTOWNER";
+/// Its secret.
+pub(crate) const SECRET_KEY: &str = "owner-secret-key";
+/// A second account the test servers know, for shared meshes.
+pub(crate) const OTHER_ACCOUNT_ID: &str = "210987654321";
+/// The second account's access key.
+pub(crate) const OTHER_ACCESS_KEY_ID: &str = "AKIDTESTCONSUMER";
+/// Its secret.
+pub(crate) const OTHER_SECRET_KEY: &str = "consumer-secret-key";
+
+/// The access file test servers start with unless a test gives its own.
+pub(crate) fn access_file_text() -> String {
+    format!(
+        r#"[[keys]]
+access_key_id = "{ACCESS_KEY_ID}"
+secret_access_key = "{SECRET_KEY}"
+account = "{ACCOUNT_ID}"
+principal = "owner"
+
+[[keys]]
+access_key_id = "{OTHER_ACCESS_KEY_ID}"
+secret_access_key = "{OTHER_SECRET_KEY}"
+account = "{OTHER_ACCOUNT_ID}"
+principal = "consumer"
+"#
+    )
+}
+
+/// Signs a request for the test servers with [`ACCESS_KEY_ID`]: adds `x-amz-date`,
+/// `x-amz-content-sha256` and `authorization` to `headers` (which must hold `host`).
+pub(crate) fn sign_headers(
+    method: &str,
+    path_and_query: &str,
+    headers: &mut Vec<(String, String)>,
+    body: &[u8],
+) {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    appmesh_control_plane::sigv4::Signer {
+        access_key_id: ACCESS_KEY_ID,
+        secret: SECRET_KEY,
+        session_token: None,
+        region: REGION,
+        service: "appmesh",
+    }
+    .sign(method, path, query, headers, body, now);
+}
+
 /// How long to wait for the ready line after spawning the server.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long to wait for the server to exit after SIGTERM or SIGKILL.
@@ -53,10 +108,21 @@ impl Server {
     }
 
     /// Starts the server like [`Server::start`], appending `extra_args` to the command line.
+    /// Unless `extra_args` give `--access-file` or `--insecure-dev`, the server gets
+    /// [`access_file_text`].
     pub(crate) fn start_with_args(data_dir: &Path, extra_args: &[&str]) -> Server {
         let log_dir = tempfile::tempdir().expect("create log dir");
         let log_path = log_dir.path().join("server.log");
         let log_file = std::fs::File::create(&log_path).expect("create server log file");
+        let mut access = Vec::new();
+        if !extra_args
+            .iter()
+            .any(|a| *a == "--access-file" || *a == "--insecure-dev")
+        {
+            let path = log_dir.path().join("access.toml");
+            std::fs::write(&path, access_file_text()).expect("write the access file");
+            access = vec!["--access-file".to_owned(), path.display().to_string()];
+        }
 
         let mut child = Command::new(env!("CARGO_BIN_EXE_appmesh-control-plane"))
             .arg("serve")
@@ -64,6 +130,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--region", REGION, "--account-id", ACCOUNT_ID])
+            .args(&access)
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -119,9 +186,14 @@ impl Server {
         self.child.id()
     }
 
-    /// An SDK client pointed at this server.
+    /// An SDK client pointed at this server, signing as the owner account.
     pub(crate) fn client(&self) -> Client {
         client(&self.endpoint)
+    }
+
+    /// An SDK client signing with another key.
+    pub(crate) fn client_as(&self, access_key_id: &str, secret: &str) -> Client {
+        client_with(&self.endpoint, access_key_id, secret)
     }
 
     /// What the server wrote to stderr so far.
@@ -184,14 +256,25 @@ impl Drop for Server {
 }
 
 /// Builds an `aws-sdk-appmesh` client for `endpoint` over plain HTTP (hyper 0.14, no TLS),
-/// with static dummy credentials and region `us-east-1`.
+/// signing with the test owner's key, region `us-east-1`.
 pub(crate) fn client(endpoint: &str) -> Client {
+    client_with(endpoint, ACCESS_KEY_ID, SECRET_KEY)
+}
+
+/// Like [`client`], signing with another key.
+pub(crate) fn client_with(endpoint: &str, access_key_id: &str, secret: &str) -> Client {
     let http_client = HyperClientBuilder::new().build(hyper::client::HttpConnector::new());
     let conf = Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "static"))
+        .credentials_provider(Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "static",
+        ))
         .http_client(http_client)
         .retry_config(RetryConfig::standard().with_max_attempts(2))
         .timeout_config(

@@ -2,7 +2,8 @@
 
 Every test gets its own server process (fresh temporary data directory, port chosen by the
 OS). Clients are the real AWS CLI (v1, run as a subprocess from this interpreter's venv) and
-boto3, pointed at the server with an explicit endpoint URL and dummy credentials.
+boto3, pointed at the server with an explicit endpoint URL and the access keys the server is
+started with (``OWNER`` and ``CONSUMER``, two accounts).
 
 The server binary is taken from ``APPMESH_CONTROL_PLANE_BIN`` if set, otherwise from
 ``<repo>/target/debug/appmesh-control-plane``.
@@ -34,6 +35,28 @@ DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "appmesh-control-plane"
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+CONSUMER_ACCOUNT_ID = "210987654321"
+
+# (access key id, secret) of the two principals every test server knows.
+OWNER = ("AKIDPYOWNER", "owner-secret-key")
+CONSUMER = ("AKIDPYCONSUMER", "consumer-secret-key")
+
+
+def access_file_text(extra: str = "") -> str:
+    """The access file test servers start with: the two keys, then ``extra`` TOML."""
+    return f"""
+[[keys]]
+access_key_id = "{OWNER[0]}"
+secret_access_key = "{OWNER[1]}"
+account = "{ACCOUNT_ID}"
+principal = "owner"
+
+[[keys]]
+access_key_id = "{CONSUMER[0]}"
+secret_access_key = "{CONSUMER[1]}"
+account = "{CONSUMER_ACCOUNT_ID}"
+principal = "consumer"
+{extra}"""
 ARN_PREFIX = f"arn:aws:appmesh:{REGION}:{ACCOUNT_ID}:"
 
 READY_RE = re.compile(r"^appmesh-control-plane listening on (http://127\.0\.0\.1:(\d+))$")
@@ -92,7 +115,13 @@ class ControlPlane:
         ]
         for name, value in (quotas or {}).items():
             args += ["--quota", f"{name}={value}"]
-        args += list(extra_args)
+        extra_args = list(extra_args)
+        if "--access-file" not in extra_args and "--insecure-dev" not in extra_args:
+            self.access_file = Path(self._tmp.name) / "access.toml"
+            self.access_file.write_text(access_file_text())
+            self.access_file.chmod(0o600)
+            args += ["--access-file", str(self.access_file)]
+        args += extra_args
         self.args = args
         self.stopped_by_test = False
         self._stderr_file = open(self.stderr_path, "wb")
@@ -190,23 +219,24 @@ def server_env() -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 
 
-def make_client(endpoint_url: str):
-    """A boto3 App Mesh client for the given endpoint, dummy credentials, no retries.
+def make_client(endpoint_url: str, key: tuple[str, str] = OWNER, **config):
+    """A boto3 App Mesh client for the given endpoint, signing with ``key``, no retries.
 
     botocore's legacy ``max_attempts`` counts *retries*; ``total_max_attempts=1`` means exactly
     one attempt, so a 500 or a dropped connection surfaces immediately instead of being retried.
     """
     session = boto3.session.Session(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=key[0],
+        aws_secret_access_key=key[1],
         region_name=REGION,
     )
-    cfg = botocore.config.Config(
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        connect_timeout=10,
-        read_timeout=30,
-    )
-    return session.client("appmesh", endpoint_url=endpoint_url, config=cfg)
+    settings = {
+        "retries": {"total_max_attempts": 1, "mode": "standard"},
+        "connect_timeout": 10,
+        "read_timeout": 30,
+    }
+    settings.update(config)
+    return session.client("appmesh", endpoint_url=endpoint_url, config=botocore.config.Config(**settings))
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,8 +287,8 @@ class AwsCli:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self.env.update(
             {
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_ACCESS_KEY_ID": OWNER[0],
+                "AWS_SECRET_ACCESS_KEY": OWNER[1],
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_PAGER": "",
                 "AWS_CONFIG_FILE": str(config),
@@ -342,8 +372,10 @@ def http_request(
     path: str,
     body: bytes | str | dict | None = None,
     headers: Mapping[str, str] | None = None,
+    sign: tuple[str, str] | None = OWNER,
 ) -> HttpResult:
-    """One plain (unsigned) HTTP request; never raises on HTTP error statuses."""
+    """One plain HTTP request, SigV4-signed with ``sign`` (a key pair; ``None`` sends it
+    unsigned); never raises on HTTP error statuses."""
     if isinstance(body, dict):
         body = json.dumps(body)
     if isinstance(body, str):
@@ -352,6 +384,14 @@ def http_request(
     if body is not None:
         hdrs["Content-Type"] = "application/json"
     hdrs.update(headers or {})
+    if sign is not None:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        signed = AWSRequest(method=method, url=endpoint_url + path, data=body or b"", headers=hdrs)
+        SigV4Auth(Credentials(*sign), "appmesh", REGION).add_auth(signed)
+        hdrs = dict(signed.headers.items())
     req = urllib.request.Request(endpoint_url + path, data=body, method=method, headers=hdrs)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
