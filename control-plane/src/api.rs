@@ -176,7 +176,12 @@ fn body(bytes: &Bytes) -> Result<Value, ApiError> {
 /// Runs a service call on what the request parsed into, off the async threads (storage
 /// waits on fsync), and renders its answer; a parse failure is answered as it is. The
 /// operation is left on the response for the audit log.
-async fn run<T, F>(service: Service, op: Operation, parsed: Result<T, ApiError>, call: F) -> Response
+async fn run<T, F>(
+    service: Service,
+    op: Operation,
+    parsed: Result<T, ApiError>,
+    call: F,
+) -> Response
 where
     T: Send + 'static,
     F: FnOnce(&Service, T) -> Result<Value, ApiError> + Send + 'static,
@@ -185,7 +190,9 @@ where
         Ok(input) => {
             let answer = tokio::task::spawn_blocking(move || call(&service, input))
                 .await
-                .unwrap_or_else(|e| Err(ApiError::internal(format_args!("request task failed: {e}"))));
+                .unwrap_or_else(|e| {
+                    Err(ApiError::internal(format_args!("request task failed: {e}")))
+                });
             match answer {
                 Ok(value) => json_response(StatusCode::OK, value.to_string()),
                 Err(e) => e.into_response(),
@@ -352,7 +359,10 @@ async fn list_tags(
 ) -> Response {
     let (q, arn) = query(raw);
     let op = tag_operation("ListTagsForResource", arn.as_deref(), false);
-    run(s, op, Ok(()), move |s, ()| s.list_tags(&caller, arn.as_deref(), &q)).await
+    run(s, op, Ok(()), move |s, ()| {
+        s.list_tags(&caller, arn.as_deref(), &q)
+    })
+    .await
 }
 
 async fn healthz(State(s): State<Service>) -> Response {

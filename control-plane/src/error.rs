@@ -91,6 +91,9 @@ impl ErrorKind {
     }
 }
 
+/// The most violations one BadRequestException message lists.
+pub const LISTED_VIOLATIONS: usize = 100;
+
 /// An error answered to the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {message}", kind.code())]
@@ -120,10 +123,19 @@ impl ApiError {
         Self::new(ErrorKind::NotFound, message)
     }
 
-    /// A 400 BadRequestException listing every violation found.
+    /// A 400 BadRequestException listing the violations found: the first
+    /// [`LISTED_VIOLATIONS`], then how many more (a 1 MiB body of wrong list items would
+    /// otherwise be answered with some 30 MB).
     pub fn invalid(violations: &[Violation]) -> Self {
-        let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
-        let n = list.len();
+        let n = violations.len();
+        let mut list: Vec<String> = violations
+            .iter()
+            .take(LISTED_VIOLATIONS)
+            .map(ToString::to_string)
+            .collect();
+        if n > LISTED_VIOLATIONS {
+            list.push(format!("and {} more", n - LISTED_VIOLATIONS));
+        }
         let noun = if n == 1 { "error" } else { "errors" };
         Self::bad_request(format!("{n} validation {noun}: {}", list.join("; ")))
     }

@@ -4,8 +4,38 @@
 use crate::shape::{int, list, text, Absent, Described, Shape, Text, TextRule};
 use crate::{enumeration, structure, union};
 
-/// A resource name: 1 to 255 characters.
-pub const RESOURCE_NAME: &Shape = &text(1, 255);
+/// A resource name: 1 to 255 characters, without whitespace or control characters, and
+/// neither `.` nor `..` (such a name would be a path step in the resource's URI).
+pub const RESOURCE_NAME: &Shape = &Shape::String(Text {
+    min: 1,
+    max: Some(255),
+    rule: Some(&NAME),
+});
+/// A virtual service name, usually the DNS name clients call (`serviceb.apps.local`): the
+/// same rules as [`RESOURCE_NAME`], 1 to 255 characters as App Mesh allows.
+pub const VIRTUAL_SERVICE_NAME: &Shape = &Shape::String(Text {
+    min: 1,
+    max: Some(255),
+    rule: Some(&NAME),
+});
+/// An Amazon Resource Name: at most 2048 characters, the longest ARN AWS APIs accept.
+pub const ARN: &Shape = &text(0, 2048);
+/// A DNS host name: at most 253 characters, the longest DNS name.
+pub const HOSTNAME: &Shape = &text(0, 253);
+/// A request path prefix a route matches: at most 255 characters, like an exact path.
+pub const PATH_PREFIX: &Shape = &text(0, 255);
+/// The request path of a health check: at most 255 characters, like a route's exact path.
+pub const HEALTH_CHECK_PATH: &Shape = &text(0, 255);
+/// The name of a Secret Discovery Service secret: at most 255 characters.
+pub const SDS_SECRET_NAME: &Shape = &text(0, 255);
+/// A fully qualified gRPC service name: at most 255 characters.
+pub const GRPC_SERVICE_NAME: &Shape = &text(0, 255);
+/// A query parameter's name or the value it is matched against: at most 255 characters.
+pub const QUERY_PARAMETER: &Shape = &text(0, 255);
+/// A client token that makes retries safe (the SDKs send a UUID): at most 255 characters.
+pub const CLIENT_TOKEN: &Shape = &text(0, 255);
+/// A resource's unique id as the service reports it: at most 255 characters.
+pub const UID: &Shape = &text(0, 255);
 /// A TCP port: 1 to 65535.
 pub const PORT_NUMBER: &Shape = &int(1, 65535);
 /// A path on the proxy's file system: 1 to 255 characters.
@@ -21,7 +51,7 @@ pub const ACCOUNT_ID: &Shape = &Shape::String(Text {
     rule: Some(&DIGITS),
 });
 /// A list of ACM Private CA ARNs: 1 to 3 of them.
-pub const CERTIFICATE_AUTHORITY_ARNS: &Shape = &list(String::SHAPE, 1, 3);
+pub const CERTIFICATE_AUTHORITY_ARNS: &Shape = &list(ARN, 1, 3);
 /// A list of TLS ports.
 pub const PORT_LIST: &Shape = &Shape::List(crate::shape::List {
     item: PORT_NUMBER,
@@ -33,6 +63,18 @@ static DIGITS: TextRule = TextRule {
     requirement: "contain only digits",
     check: |s| s.bytes().all(|b| b.is_ascii_digit()),
 };
+
+static NAME: TextRule = TextRule {
+    requirement: "contain no whitespace or control characters and not be . or ..",
+    check: is_plain_name,
+};
+
+/// Whether `name` keeps the character rules of every resource name: no whitespace, no control
+/// characters (NUL and DEL included) and not `.` or `..`. Lengths and the rules of single
+/// kinds are checked elsewhere (the name shapes and [`crate::rules::check_name`]).
+pub fn is_plain_name(name: &str) -> bool {
+    name != "." && name != ".." && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+}
 
 /// Seconds since the Unix epoch, with a fraction; the model's `timestamp`.
 pub type Timestamp = f64;
@@ -124,7 +166,7 @@ structure! {
     /// What the service records about every resource.
     ResourceMetadata {
         /// The resource's Amazon Resource Name.
-        arn: String,
+        arn: String = ARN,
         /// When the resource was created.
         created_at: Timestamp,
         /// When the resource was last changed.
@@ -134,7 +176,7 @@ structure! {
         /// The account that owns the resource.
         resource_owner: String = ACCOUNT_ID,
         /// A unique id, stable for the resource's life.
-        uid: String,
+        uid: String = UID,
         /// Starts at 1 and grows by one with every update.
         version: i64,
     }
@@ -169,7 +211,7 @@ structure! {
     /// A certificate served by the Secret Discovery Service.
     ListenerTlsSdsCertificate {
         /// The name of the SDS secret.
-        secret_name: String,
+        secret_name: String = SDS_SECRET_NAME,
     }
 }
 
@@ -177,7 +219,7 @@ structure! {
     /// A certificate issued through AWS Certificate Manager.
     ListenerTlsAcmCertificate {
         /// The ARN of the ACM certificate.
-        certificate_arn: String,
+        certificate_arn: String = ARN,
     }
 }
 
@@ -239,7 +281,7 @@ structure! {
     /// Trust in a certificate bundle served by the Secret Discovery Service.
     TlsValidationContextSdsTrust {
         /// The name of the SDS secret holding the trusted bundle.
-        secret_name: String,
+        secret_name: String = SDS_SECRET_NAME,
     }
 }
 
@@ -389,7 +431,7 @@ structure! {
         /// Milliseconds between checks, 5000 to 300000.
         interval_millis: i64 = &int(5000, 300_000),
         /// The path requested, for http and http2 checks.
-        path: Option<String>,
+        path: Option<String> = HEALTH_CHECK_PATH,
         /// The port checked; the listener's port when left out.
         port: Option<i32> = PORT_NUMBER,
         /// The protocol of the check.
@@ -467,7 +509,7 @@ structure! {
     /// How a query parameter's value is matched.
     QueryParameterMatch {
         /// The value equals this.
-        exact: Option<String>,
+        exact: Option<String> = QUERY_PARAMETER,
     }
 }
 
@@ -477,6 +519,6 @@ structure! {
         /// How the value is matched; presence alone when left out.
         r#match: Option<QueryParameterMatch>,
         /// The parameter's name.
-        name: String,
+        name: String = QUERY_PARAMETER,
     }
 }

@@ -1,7 +1,8 @@
 //! Gateway routes: how a virtual gateway matches requests and picks a virtual service.
 
 use crate::common::{
-    HttpMethod, HttpPathMatch, HttpQueryParameter, HEADER_NAME, PORT_NUMBER, RESOURCE_NAME,
+    HttpMethod, HttpPathMatch, HttpQueryParameter, GRPC_SERVICE_NAME, HEADER_NAME, PATH_PREFIX,
+    PORT_NUMBER, VIRTUAL_SERVICE_NAME,
 };
 use crate::route::GrpcRouteMetadataMatchMethod;
 use crate::shape::{int, list, text};
@@ -11,7 +12,7 @@ structure! {
     /// The virtual service a gateway route sends traffic to.
     GatewayRouteVirtualService {
         /// The virtual service's name.
-        virtual_service_name: String = RESOURCE_NAME,
+        virtual_service_name: String = VIRTUAL_SERVICE_NAME,
     }
 }
 
@@ -75,7 +76,7 @@ structure! {
         /// The gateway listener port; needed when the gateway has several listeners.
         port: Option<i32> = PORT_NUMBER,
         /// The fully qualified gRPC service name.
-        service_name: Option<String>,
+        service_name: Option<String> = GRPC_SERVICE_NAME,
     }
 }
 
@@ -133,7 +134,7 @@ structure! {
         /// The gateway listener port; needed when the gateway has several listeners.
         port: Option<i32> = PORT_NUMBER,
         /// The path prefix; must start with `/`.
-        prefix: Option<String>,
+        prefix: Option<String> = PATH_PREFIX,
         /// Query parameters the request must carry.
         query_parameters: Option<Vec<HttpQueryParameter>> = &list(HttpQueryParameter::SHAPE, 1, 10),
     }

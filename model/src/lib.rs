@@ -58,7 +58,7 @@ impl Spec {
         if !violations.is_empty() {
             return Err(violations);
         }
-        let spec = Spec::from_valid(kind, value.clone())
+        let spec = Spec::from_valid(kind, without_nulls(value.clone()))
             .map_err(|e| vec![Violation::new(path.clone(), format!("is malformed: {e}"))])?;
         let violations = rules::check_spec(&spec, path);
         if violations.is_empty() {
@@ -107,6 +107,22 @@ impl Spec {
         // The model types hold only strings, numbers, booleans, lists and structures, which
         // always serialise.
         v.unwrap_or(Value::Null)
+    }
+}
+
+/// `value` without its `null` members, which the validator treats as absent: serde would
+/// refuse `{"virtualNode": null, "virtualRouter": {...}}` as a union with two keys.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
     }
 }
 

@@ -4,7 +4,8 @@
 use std::fmt;
 
 use crate::common::{
-    ResourceMetadata, ResourceStatus, TagRef, Timestamp, ACCOUNT_ID, RESOURCE_NAME, TAG_LIST,
+    ResourceMetadata, ResourceStatus, TagRef, Timestamp, ACCOUNT_ID, ARN, CLIENT_TOKEN,
+    RESOURCE_NAME, TAG_LIST, VIRTUAL_SERVICE_NAME,
 };
 use crate::gateway_route::GatewayRouteSpec;
 use crate::mesh::MeshSpec;
@@ -135,11 +136,11 @@ impl Kind {
         }
     }
 
-    /// The shape of the kind's own name. Virtual service names are unbounded DNS names; the
-    /// others are 1 to 255 characters.
+    /// The shape of the kind's own name: 1 to 255 characters without whitespace or control
+    /// characters, and not `.` or `..`. Virtual service names are usually DNS names.
     pub fn name_shape(self) -> &'static Shape {
         match self {
-            Kind::VirtualService => &NON_EMPTY,
+            Kind::VirtualService => VIRTUAL_SERVICE_NAME,
             _ => RESOURCE_NAME,
         }
     }
@@ -176,8 +177,6 @@ impl fmt::Display for Kind {
         f.write_str(self.human())
     }
 }
-
-const NON_EMPTY: Shape = crate::shape::text(1, usize::MAX);
 
 /// The identity of one resource: its kind, mesh, parent (router or gateway) and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -309,7 +308,7 @@ structure! {
     /// The body of CreateMesh.
     CreateMeshBody {
         /// A token that makes retries of the same request safe.
-        client_token: Option<String>,
+        client_token: Option<String> = CLIENT_TOKEN,
         /// The mesh's name.
         mesh_name: String = RESOURCE_NAME,
         /// The mesh's specification.
@@ -323,7 +322,7 @@ structure! {
     /// The body of UpdateMesh.
     UpdateMeshBody {
         /// A token that makes retries of the same request safe.
-        client_token: Option<String>,
+        client_token: Option<String> = CLIENT_TOKEN,
         /// The mesh's new specification.
         spec: Option<MeshSpec>,
     }
@@ -336,7 +335,7 @@ macro_rules! create_body {
             $(#[doc = $doc])*
             $name {
                 /// A token that makes retries of the same request safe.
-                client_token: Option<String>,
+                client_token: Option<String> = CLIENT_TOKEN,
                 /// The resource's specification.
                 spec: $spec,
                 /// Tags for the resource.
@@ -350,7 +349,7 @@ macro_rules! create_body {
 
 create_body!(
     /// The body of CreateVirtualService.
-    CreateVirtualServiceBody, virtual_service_name, VirtualServiceSpec, &NON_EMPTY
+    CreateVirtualServiceBody, virtual_service_name, VirtualServiceSpec, VIRTUAL_SERVICE_NAME
 );
 create_body!(
     /// The body of CreateVirtualNode.
@@ -380,7 +379,7 @@ macro_rules! update_body {
             $(#[doc = $doc])*
             $name {
                 /// A token that makes retries of the same request safe.
-                client_token: Option<String>,
+                client_token: Option<String> = CLIENT_TOKEN,
                 /// The resource's new specification.
                 spec: $spec,
             }
@@ -436,7 +435,7 @@ structure! {
     /// A mesh as the API returns it.
     MeshData {
         /// The mesh's name.
-        mesh_name: String,
+        mesh_name: String = RESOURCE_NAME,
         /// What the service records about it.
         metadata: ResourceMetadata,
         /// Its specification.
@@ -450,42 +449,42 @@ structure! {
     /// A summary of a resource in a List output (no uid, spec or status).
     ResourceRef {
         /// The resource's ARN.
-        arn: String,
+        arn: String = ARN,
         /// When it was created.
         created_at: Timestamp,
         /// The name of the gateway route, if it is one.
-        gateway_route_name: Option<String>,
+        gateway_route_name: Option<String> = RESOURCE_NAME,
         /// When it was last changed.
         last_updated_at: Timestamp,
         /// The mesh it is in (or is).
-        mesh_name: String,
+        mesh_name: String = RESOURCE_NAME,
         /// The account owning the mesh.
         mesh_owner: String = ACCOUNT_ID,
         /// The account owning the resource.
         resource_owner: String = ACCOUNT_ID,
         /// The name of the route, if it is one.
-        route_name: Option<String>,
+        route_name: Option<String> = RESOURCE_NAME,
         /// Its version.
         version: i64,
         /// The name of the virtual gateway, for a gateway or gateway route.
-        virtual_gateway_name: Option<String>,
+        virtual_gateway_name: Option<String> = RESOURCE_NAME,
         /// The name of the virtual node, if it is one.
-        virtual_node_name: Option<String>,
+        virtual_node_name: Option<String> = RESOURCE_NAME,
         /// The name of the virtual router, for a router or route.
-        virtual_router_name: Option<String>,
+        virtual_router_name: Option<String> = RESOURCE_NAME,
         /// The name of the virtual service, if it is one.
-        virtual_service_name: Option<String>,
+        virtual_service_name: Option<String> = VIRTUAL_SERVICE_NAME,
     }
 }
 
 /// Declares the `XxxData` output of a mesh child kind.
 macro_rules! data {
-    ($(#[doc = $doc:literal])* $name:ident, $spec:ty, $($member:ident),+) => {
+    ($(#[doc = $doc:literal])* $name:ident, $spec:ty, $($member:ident = $shape:expr),+) => {
         structure! {
             $(#[doc = $doc])*
             $name {
                 /// The mesh the resource is in.
-                mesh_name: String,
+                mesh_name: String = RESOURCE_NAME,
                 /// What the service records about it.
                 metadata: ResourceMetadata,
                 /// Its specification.
@@ -494,7 +493,7 @@ macro_rules! data {
                 status: ResourceStatus,
                 $(
                     /// A name in the resource's identity.
-                    $member: String,
+                    $member: String = $shape,
                 )+
             }
         }
@@ -503,27 +502,28 @@ macro_rules! data {
 
 data!(
     /// A virtual service as the API returns it.
-    VirtualServiceData, VirtualServiceSpec, virtual_service_name
+    VirtualServiceData, VirtualServiceSpec, virtual_service_name = VIRTUAL_SERVICE_NAME
 );
 data!(
     /// A virtual node as the API returns it.
-    VirtualNodeData, VirtualNodeSpec, virtual_node_name
+    VirtualNodeData, VirtualNodeSpec, virtual_node_name = RESOURCE_NAME
 );
 data!(
     /// A virtual router as the API returns it.
-    VirtualRouterData, VirtualRouterSpec, virtual_router_name
+    VirtualRouterData, VirtualRouterSpec, virtual_router_name = RESOURCE_NAME
 );
 data!(
     /// A route as the API returns it.
-    RouteData, RouteSpec, virtual_router_name, route_name
+    RouteData, RouteSpec, virtual_router_name = RESOURCE_NAME, route_name = RESOURCE_NAME
 );
 data!(
     /// A virtual gateway as the API returns it.
-    VirtualGatewayData, VirtualGatewaySpec, virtual_gateway_name
+    VirtualGatewayData, VirtualGatewaySpec, virtual_gateway_name = RESOURCE_NAME
 );
 data!(
     /// A gateway route as the API returns it.
-    GatewayRouteData, GatewayRouteSpec, virtual_gateway_name, gateway_route_name
+    GatewayRouteData, GatewayRouteSpec, virtual_gateway_name = RESOURCE_NAME,
+    gateway_route_name = RESOURCE_NAME
 );
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Routes: how a virtual router matches requests and spreads them over virtual nodes.
 
 use crate::common::{
-    Duration, HeaderMatchMethod, HttpMethod, HttpPathMatch, HttpQueryParameter, HEADER_MATCH,
-    HEADER_NAME, PORT_NUMBER, RESOURCE_NAME,
+    Duration, HeaderMatchMethod, HttpMethod, HttpPathMatch, HttpQueryParameter, GRPC_SERVICE_NAME,
+    HEADER_MATCH, HEADER_NAME, PATH_PREFIX, PORT_NUMBER, RESOURCE_NAME,
 };
 use crate::shape::{int, list, text, Described, Shape};
 use crate::virtual_node::{GrpcTimeout, HttpTimeout, TcpTimeout};
@@ -83,7 +83,7 @@ structure! {
         /// The router listener port; needed when the router has several listeners.
         port: Option<i32> = PORT_NUMBER,
         /// The path prefix; must start with `/`.
-        prefix: Option<String>,
+        prefix: Option<String> = PATH_PREFIX,
         /// Query parameters the request must carry.
         query_parameters: Option<Vec<HttpQueryParameter>> = &list(HttpQueryParameter::SHAPE, 1, 10),
         /// The URL scheme.
@@ -203,7 +203,7 @@ structure! {
         /// The router listener port; needed when the router has several listeners.
         port: Option<i32> = PORT_NUMBER,
         /// The fully qualified gRPC service name; any service when left out.
-        service_name: Option<String>,
+        service_name: Option<String> = GRPC_SERVICE_NAME,
     }
 }
 

@@ -25,7 +25,8 @@ pub const HTTP_RETRY_EVENTS: [&str; 4] = [
     "stream-error",
 ];
 
-/// Checks the rules on a resource's own name.
+/// Checks the rules on a resource's own name that its shape ([`Kind::name_shape`]: length,
+/// no whitespace or control characters, not `.` or `..`) does not state.
 pub fn check_name(kind: Kind, name: &str, path: &Path) -> Vec<Violation> {
     let mut out = Vec::new();
     // A slash would make ARNs (and import IDs) ambiguous: a mesh named `a/virtualNode/x`
@@ -43,6 +44,22 @@ pub fn check_name(kind: Kind, name: &str, path: &Path) -> Vec<Violation> {
         ));
     }
     out
+}
+
+/// Checks every rule on a name of a `kind`: its shape first, then [`check_name`]. This is what
+/// a name in a URI or an ARN must satisfy (the name of a route's router is checked as a
+/// virtual router's name).
+pub fn validate_name(kind: Kind, name: &str, path: &Path) -> Vec<Violation> {
+    let violations = crate::validate::validate(
+        kind.name_shape(),
+        &serde_json::Value::String(name.to_owned()),
+        path,
+    );
+    if violations.is_empty() {
+        check_name(kind, name, path)
+    } else {
+        violations
+    }
 }
 
 /// Fills in what the service itself supplies when a request leaves it out, so a stored spec

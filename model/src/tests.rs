@@ -202,3 +202,193 @@ fn router_names_allow_only_letters_digits_hyphens_underscores() {
         );
     }
 }
+
+#[test]
+fn names_refuse_control_characters_whitespace_and_path_steps() {
+    use crate::rules::validate_name;
+    let long = "n".repeat(255);
+    let good = [
+        "serviceb.apps.local",
+        "my-mesh",
+        "serviceB",
+        "a",
+        "servicea.simpleapp.local",
+        "..a",
+        "a..b",
+        ".hidden",
+        "tf-acc-3f9c01ab",
+        "ünïcødé",
+        long.as_str(),
+    ];
+    for kind in Kind::ALL {
+        let path = Path::root().key(kind.name_member());
+        for name in good {
+            // Virtual router names keep their own, narrower character rule.
+            if kind == Kind::VirtualRouter
+                && name.contains(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+            {
+                continue;
+            }
+            assert!(
+                validate_name(kind, name, &path).is_empty(),
+                "{kind} {name:?}"
+            );
+        }
+        let huge = "v".repeat(1 << 20);
+        let bad = [
+            "",
+            ".",
+            "..",
+            "a b",
+            " a",
+            "a\tb",
+            "a\nb",
+            "a\0b",
+            "\0",
+            "a\u{7f}",
+            "a\u{85}b",
+            "a\u{a0}b",
+            "a\u{2028}b",
+            "a\u{9b}b",
+            "a/b",
+            "a/virtualNode/x",
+        ];
+        for name in bad.iter().copied().chain([&*"n".repeat(256), &*huge]) {
+            let v = validate_name(kind, name, &path);
+            assert_eq!(
+                v.len(),
+                1,
+                "{kind} {:?}: {v:?}",
+                name.get(..40).unwrap_or(name)
+            );
+            assert!(v[0].to_string().starts_with(kind.name_member()), "{v:?}");
+        }
+    }
+    // The message says what is wrong.
+    let v = validate_name(
+        Kind::VirtualService,
+        "a\0b",
+        &Path::root().key("virtualServiceName"),
+    );
+    assert_eq!(
+        v[0].to_string(),
+        "virtualServiceName must contain no whitespace or control characters and not be . or .."
+    );
+    let v = validate_name(
+        Kind::Mesh,
+        &"m".repeat(1 << 20),
+        &Path::root().key("meshName"),
+    );
+    assert!(
+        v[0].to_string()
+            .starts_with("meshName must have between 1 and 255 characters"),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn names_in_specs_follow_the_name_rules() {
+    let cases = [
+        (
+            Kind::VirtualService,
+            json!({"provider": {"virtualNode": {"virtualNodeName": ".."}}}),
+            "spec.provider.virtualNode.virtualNodeName must contain no whitespace",
+        ),
+        (
+            Kind::VirtualNode,
+            json!({"backends": [{"virtualService": {"virtualServiceName": "a b"}}]}),
+            "spec.backends[0].virtualService.virtualServiceName must contain no whitespace",
+        ),
+        (
+            Kind::VirtualNode,
+            json!({"backends": [{"virtualService": {"virtualServiceName": "s".repeat(256)}}]}),
+            "spec.backends[0].virtualService.virtualServiceName must have between 1 and 255",
+        ),
+        (
+            Kind::Route,
+            json!({"httpRoute": {"match": {"prefix": "/"}, "action": {"weightedTargets": [{"virtualNode": "a\u{0}", "weight": 1}]}}}),
+            "spec.httpRoute.action.weightedTargets[0].virtualNode must contain no whitespace",
+        ),
+    ];
+    for (kind, spec, expected) in cases {
+        let p = problems(kind, spec);
+        assert!(
+            p.iter().any(|m| m.starts_with(expected)),
+            "{kind}: expected {expected:?}, got {p:?}"
+        );
+    }
+}
+
+/// Every string shape a request or an answer can carry, with the path of the first member
+/// that reaches it.
+fn strings(
+    shape: &'static crate::shape::Shape,
+    path: String,
+    out: &mut Vec<(String, &'static crate::shape::Text)>,
+    seen: &mut Vec<*const crate::shape::Shape>,
+) {
+    use crate::shape::Shape;
+    if seen.contains(&(shape as *const Shape)) {
+        return;
+    }
+    seen.push(shape);
+    match shape {
+        Shape::Structure(_) | Shape::Union(_) => {
+            for m in shape.members() {
+                strings(m.shape, format!("{path}.{}", m.wire_name()), out, seen);
+            }
+        }
+        Shape::List(l) => strings(l.item, format!("{path}[]"), out, seen),
+        Shape::String(t) => out.push((path, t)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_string_in_the_model_is_bounded() {
+    use crate::resource::*;
+    use crate::shape::Described;
+    let mut roots: Vec<(String, &'static crate::shape::Shape)> = Vec::new();
+    for kind in Kind::ALL {
+        roots.push((format!("Create{}", kind.api_name()), kind.create_shape()));
+        roots.push((format!("Update{}", kind.api_name()), kind.update_shape()));
+        roots.push((format!("{}Name", kind.api_name()), kind.name_shape()));
+    }
+    roots.extend([
+        ("TagResource".to_owned(), TagResourceBody::SHAPE),
+        ("UntagResource".to_owned(), UntagResourceBody::SHAPE),
+        ("MeshData".to_owned(), MeshData::SHAPE),
+        ("VirtualServiceData".to_owned(), VirtualServiceData::SHAPE),
+        ("VirtualNodeData".to_owned(), VirtualNodeData::SHAPE),
+        ("VirtualRouterData".to_owned(), VirtualRouterData::SHAPE),
+        ("RouteData".to_owned(), RouteData::SHAPE),
+        ("VirtualGatewayData".to_owned(), VirtualGatewayData::SHAPE),
+        ("GatewayRouteData".to_owned(), GatewayRouteData::SHAPE),
+        ("ResourceRef".to_owned(), ResourceRef::SHAPE),
+    ]);
+    let mut found = Vec::new();
+    let mut seen = Vec::new();
+    for (name, shape) in roots {
+        strings(shape, name, &mut found, &mut seen);
+    }
+    assert!(found.len() > 30, "{}", found.len());
+    let unbounded: Vec<&str> = found
+        .iter()
+        .filter(|(_, t)| t.max.is_none_or(|max| max > 2048))
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert!(
+        unbounded.is_empty(),
+        "strings without a sensible maximum: {unbounded:?}"
+    );
+}
+
+#[test]
+fn null_members_are_absent_in_unions_too() {
+    // The validator treats a null member as left out; deserialising must agree.
+    let spec =
+        json!({"provider": {"virtualNode": null, "virtualRouter": {"virtualRouterName": "r"}}});
+    assert!(problems(Kind::VirtualService, spec).is_empty());
+    let spec = json!({"serviceDiscovery": {"awsCloudMap": null, "dns": {"hostname": "a.local", "responseType": null}}});
+    assert!(problems(Kind::VirtualNode, spec).is_empty());
+}

@@ -198,7 +198,7 @@ fn walk(shape: &Shape, value: &Value, path: &Path, out: &mut Vec<Violation>) {
                 let allowed = join(e.values.iter().map(|(v, _)| *v));
                 out.push(Violation::new(
                     path.clone(),
-                    format!("must be one of {allowed} (found {s:?})"),
+                    format!("must be one of {allowed} (found {:?})", shown(s)),
                 ));
             }
         }
@@ -296,6 +296,15 @@ fn count_problem(min: usize, max: Option<usize>, n: usize, unit: &str) -> String
         Some(max) if min == 0 => format!("must have at most {} (found {n})", of(max)),
         Some(max) => format!("must have between {min} and {} (found {n})", of(max)),
         None => format!("must have at least {} (found {n})", of(min)),
+    }
+}
+
+/// A value as a message quotes it: whole, or its first 100 characters and an ellipsis, so an
+/// answer never echoes a huge value back.
+fn shown(s: &str) -> String {
+    match s.char_indices().nth(100) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::common::{
     ListenerTlsCertificate, ListenerTlsFileCertificate, ListenerTlsSdsCertificate,
     ListenerTlsValidationContext, ListenerTlsValidationContextTrust, Logging, TlsValidationContext,
     TlsValidationContextAcmTrust, TlsValidationContextFileTrust, TlsValidationContextSdsTrust,
-    TlsValidationContextTrust, PORT_NUMBER,
+    TlsValidationContextTrust, HEALTH_CHECK_PATH, PORT_NUMBER,
 };
 use crate::shape::int;
 use crate::{enumeration, structure, union};
@@ -44,7 +44,7 @@ structure! {
         /// Milliseconds between checks, 5000 to 300000.
         interval_millis: i64 = &int(5000, 300_000),
         /// The path requested, for http and http2 checks.
-        path: Option<String>,
+        path: Option<String> = HEALTH_CHECK_PATH,
         /// The port checked; the listener's port when left out.
         port: Option<i32> = PORT_NUMBER,
         /// The protocol of the check.

@@ -2,6 +2,7 @@
 
 use crate::common::{
     ClientPolicy, Duration, HealthCheckPolicy, IpPreference, ListenerTls, Logging, PortMapping,
+    HOSTNAME, VIRTUAL_SERVICE_NAME,
 };
 use crate::shape::{int, text, Shape, Text, TextRule};
 use crate::{enumeration, structure, union};
@@ -134,7 +135,7 @@ structure! {
         /// How the node talks to this backend; overrides the node's defaults.
         client_policy: Option<ClientPolicy>,
         /// The virtual service's name.
-        virtual_service_name: String,
+        virtual_service_name: String = VIRTUAL_SERVICE_NAME,
     }
 }
 
@@ -168,7 +169,7 @@ structure! {
     /// Discovery of a virtual node's endpoints through DNS.
     DnsServiceDiscovery {
         /// The name looked up.
-        hostname: String,
+        hostname: String = HOSTNAME,
         /// The IP family preferred; overrides the mesh setting.
         ip_preference: Option<IpPreference>,
         /// What the lookup returns; `LOADBALANCER` by default.
