@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use appmesh_acceptance::{
     mesh_hcl, paths, provider_bin, random_name, unwrap_diagnostics, version, Api, ControlPlane,
-    Outcome, State, Step, TestCase, PROVIDER_SOURCE, UPDATE,
+    Outcome, State, Step, TestCase, ACCOUNT_ID, PROVIDER_SOURCE, REGION, UPDATE,
 };
 use regex::Regex;
 
@@ -224,6 +224,9 @@ impl Workspace {
             .env("TF_IN_AUTOMATION", "1")
             .env("CHECKPOINT_DISABLE", "1")
             .env("RUST_LIB_BACKTRACE", "0")
+            // The credential chain ends with the EC2 instance metadata service; nothing here
+            // may reach 169.254.169.254. Tests of that step point it at a loopback port.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -642,4 +645,445 @@ fn default_tags() {
             assert_eq!(api.tags(&state.expect_attr(MESH, "arn")), all);
         }),
     ]);
+}
+
+// === the full credential chain ===
+
+/// Writes an executable shell script next to the working directory.
+fn script(ws: &Workspace, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = ws.file(name, &format!("#!/bin/sh\n{body}"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// The provider block every chain test uses: the relay, and nothing about credentials.
+fn bare_block(ws: &Workspace, extra: &str) -> String {
+    format!(
+        "provider \"appmesh\" {{\n  endpoint = \"{}\"\n{extra}}}\n",
+        ws.endpoint()
+    )
+}
+
+/// Plans a mesh and returns the failure's diagnostics as one line of text.
+fn plan_error(ws: &Workspace, provider_block: &str, env: &[(&str, &str)]) -> String {
+    ws.write(&format!(
+        "{}\n{provider_block}\n{}",
+        required_providers(),
+        mesh_hcl(&random_name())
+    ));
+    let out = ws.run(&["plan", "-input=false", "-no-color"], env);
+    assert!(!out.success(), "the plan should fail\n{}", out.report());
+    let text = unwrap_diagnostics(&out.output());
+    eprintln!("{text}");
+    text
+}
+
+#[test]
+fn credential_process_profile() {
+    let ws = Workspace::new();
+    let process = script(
+        &ws,
+        "credentials.sh",
+        r#"echo '{"Version":1,"AccessKeyId":"AKIDFROMPROCESS","SecretAccessKey":"process-secret","SessionToken":"tok"}'
+"#,
+    );
+    let config = ws.file(
+        "config",
+        &format!(
+            "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s\n\n\
+             [profile proc]\nregion = eu-north-1\ncredential_process = {process}\n"
+        ),
+    );
+    let config = config.to_str().unwrap().to_owned();
+    let env = [
+        ("AWS_CONFIG_FILE", config.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ];
+    apply_mesh_with(&ws, &bare_block(&ws, "  profile  = \"proc\"\n"), &env);
+    ws.recorder.assert_signed("AKIDFROMPROCESS", "eu-north-1");
+    ws.destroy(&env);
+}
+
+/// Credentials that have expired are fetched again before the next request, within one
+/// terraform command (one provider process): here `credential_process` hands out a new key
+/// each time, already expired, so every request is signed with a fresh one.
+#[test]
+fn expiring_credentials_are_refreshed_per_request() {
+    let ws = Workspace::new();
+    let counter = ws.dir.path().join("process-calls");
+    let process = script(
+        &ws,
+        "credentials.sh",
+        &format!(
+            r#"n=$(( $(cat '{0}' 2>/dev/null || echo 0) + 1 ))
+echo "$n" > '{0}'
+echo '{{"Version":1,"AccessKeyId":"AKIDPROC'"$n"'","SecretAccessKey":"s","SessionToken":"t","Expiration":"2020-01-01T00:00:00Z"}}'
+"#,
+            counter.display()
+        ),
+    );
+    let config = ws.file(
+        "config",
+        &format!("[default]\ncredential_process = {process}\n"),
+    );
+    let config = config.to_str().unwrap().to_owned();
+    let env = [
+        ("AWS_CONFIG_FILE", config.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ];
+    let mesh = random_name();
+    ws.write(&format!(
+        "{}\n{}\n{}",
+        required_providers(),
+        bare_block(&ws, "  region   = \"us-east-1\"\n"),
+        mesh_hcl(&mesh)
+    ));
+    ws.apply(&env);
+    // The refresh reads the mesh and its tags: several requests in one provider process.
+    ws.assert_plan_empty(&env);
+    let seen = ws.recorder.seen();
+    assert!(seen.len() >= 3, "expected several requests: {seen:?}");
+    let keys: std::collections::BTreeSet<&str> =
+        seen.iter().map(|s| s.access_key.as_str()).collect();
+    assert_eq!(
+        keys.len(),
+        seen.len(),
+        "every request should carry freshly fetched credentials: {seen:?}"
+    );
+    assert!(keys.iter().all(|k| k.starts_with("AKIDPROC")), "{keys:?}");
+    assert_eq!(ws.api().get(&paths::mesh(&mesh))["meshName"], mesh.as_str());
+    ws.destroy(&env);
+}
+
+#[test]
+fn shared_files_arguments() {
+    // Files outside ~/.aws named in the block replace AWS_CONFIG_FILE and
+    // AWS_SHARED_CREDENTIALS_FILE (which hold decoys), and lists of several files merge.
+    let ws = Workspace::new();
+    let decoy_config = ws.file("decoy-config", "[profile team]\nregion = us-west-1\n");
+    let decoy_credentials = ws.file(
+        "decoy-credentials",
+        "[team]\naws_access_key_id = AKIDDECOY\naws_secret_access_key = s\n",
+    );
+    std::fs::create_dir(ws.dir.path().join("elsewhere")).unwrap();
+    let config = ws.file("elsewhere/config", "[profile team]\nregion = sa-east-1\n");
+    let base = ws.file(
+        "elsewhere/base-credentials",
+        "[other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = s\n",
+    );
+    let team = ws.file(
+        "elsewhere/team-credentials",
+        "[team]\naws_access_key_id = AKIDSHAREDFILES\naws_secret_access_key = s\n",
+    );
+    let (decoy_config, decoy_credentials) = (
+        decoy_config.to_str().unwrap().to_owned(),
+        decoy_credentials.to_str().unwrap().to_owned(),
+    );
+    let env = [
+        ("AWS_CONFIG_FILE", decoy_config.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", decoy_credentials.as_str()),
+    ];
+    let block = bare_block(
+        &ws,
+        &format!(
+            "  profile                  = \"team\"\n  shared_config_files      = [\"{}\"]\n  shared_credentials_files = [\"{}\", \"{}\"]\n",
+            config.display(),
+            base.display(),
+            team.display()
+        ),
+    );
+    apply_mesh_with(&ws, &block, &env);
+    // The key and the region both come from the named files.
+    ws.recorder.assert_signed("AKIDSHAREDFILES", "sa-east-1");
+    ws.destroy(&env);
+}
+
+#[test]
+fn missing_named_profile_is_an_error() {
+    // A profile named explicitly must exist: the chain must not go on and sign as someone
+    // else (here: the environment's keys).
+    let ws = Workspace::new();
+    let credentials = ws.file(
+        "credentials",
+        "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s\n",
+    );
+    let block = bare_block(
+        &ws,
+        &format!(
+            "  region                   = \"us-east-1\"\n  profile                  = \"prod\"\n  shared_credentials_files = [\"{}\"]\n",
+            credentials.display()
+        ),
+    );
+    let env = [
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_ACCESS_KEY_ID", "AKIDFROMENVIRONMENT"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+    ];
+    let text = plan_error(&ws, &block, &env);
+    let expected = format!(
+        "profile \"prod\" is not in the shared config/credentials files (/dev/null, {})",
+        credentials.display()
+    );
+    assert!(text.contains(&expected), "expected {expected:?} in\n{text}");
+    assert!(ws.recorder.seen().is_empty(), "no request may be sent");
+}
+
+#[test]
+fn no_credentials_names_every_source_tried() {
+    // The instance metadata service is pointed at a closed loopback port; it is the last
+    // source tried, after the environment, the profile, web identity and the container.
+    let ws = Workspace::new();
+    let env = [
+        ("AWS_EC2_METADATA_DISABLED", "false"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1"),
+    ];
+    let text = plan_error(&ws, &bare_block(&ws, "  region = \"us-east-1\"\n"), &env);
+    let sources = [
+        "no credentials found; tried access_key/secret_key: not set; ",
+        "; environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY): ",
+        "; profile \"default\" in ~/.aws/config (missing), ~/.aws/credentials (missing): ",
+        "; web identity (AWS_WEB_IDENTITY_TOKEN_FILE/AWS_ROLE_ARN): ",
+        "; container credentials (",
+        "; instance metadata (IMDS): ",
+    ];
+    let mut at = 0;
+    for source in sources {
+        let found = text[at..].find(source).map(|i| i + at);
+        assert!(
+            found.is_some(),
+            "expected {source:?} after byte {at} in\n{text}"
+        );
+        at = found.unwrap_or(at);
+    }
+    assert!(ws.recorder.seen().is_empty(), "no request may be sent");
+
+    // skip_metadata_api_check leaves it out, and says so.
+    let block = bare_block(
+        &ws,
+        "  region                  = \"us-east-1\"\n  skip_metadata_api_check = true\n",
+    );
+    let text = plan_error(&ws, &block, &env);
+    assert!(
+        text.contains("instance metadata (IMDS): skipped (skip_metadata_api_check)"),
+        "{text}"
+    );
+}
+
+/// `role_arn` + `source_profile`: the SDK assumes the role with the source profile's keys at
+/// the STS endpoint (`AWS_ENDPOINT_URL_STS`, here the relay in front of the control plane,
+/// which does not answer STS), and the error says which profile failed and why.
+#[test]
+fn profile_role_chain_calls_sts() {
+    let ws = Workspace::new();
+    let config = ws.file(
+        "config",
+        "[profile base]\naws_access_key_id = AKIDSOURCEPROFILE\naws_secret_access_key = s\n\n\
+         [profile deploy]\nregion = eu-west-2\nrole_arn = arn:aws:iam::123456789012:role/deployer\nsource_profile = base\n",
+    );
+    let config = config.to_str().unwrap().to_owned();
+    let sts = ws.endpoint().to_owned();
+    let env = [
+        ("AWS_CONFIG_FILE", config.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_PROFILE", "deploy"),
+        ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+    ];
+    let text = plan_error(&ws, &bare_block(&ws, ""), &env);
+    assert!(
+        text.contains("getting credentials from the credential chain: profile \"deploy\" in "),
+        "{text}"
+    );
+    let seen = ws.recorder.seen();
+    assert!(!seen.is_empty(), "STS was not called");
+    for s in &seen {
+        assert_eq!(
+            (s.access_key.as_str(), s.region.as_str(), s.service.as_str()),
+            ("AKIDSOURCEPROFILE", "eu-west-2", "sts"),
+            "only STS may be called, with the source profile's keys: {seen:?}"
+        );
+    }
+}
+
+/// `assume_role {}` calls STS at `sts_endpoint`, which defaults to the App Mesh endpoint
+/// (the relay in front of the control plane, which does not answer STS yet) with the
+/// block's static keys, signed for `sts_region`; the error names the role and the endpoint.
+#[test]
+fn assume_role_calls_sts_at_the_endpoint() {
+    let ws = Workspace::new();
+    let block = bare_block(
+        &ws,
+        r#"  region     = "us-east-1"
+  sts_region = "eu-central-1"
+  access_key = "AKIDBEFOREROLE"
+  secret_key = "s"
+
+  assume_role {
+    role_arn     = "arn:aws:iam::123456789012:role/terraform"
+    session_name = "tf-acc"
+    external_id  = "ext-1"
+    duration     = "1h"
+  }
+"#,
+    );
+    let text = plan_error(&ws, &block, &[]);
+    let expected = format!(
+        "getting credentials from assuming role arn:aws:iam::123456789012:role/terraform through STS at {} (with credentials from access_key/secret_key): ",
+        ws.endpoint()
+    );
+    assert!(text.contains(&expected), "expected {expected:?} in\n{text}");
+    let seen = ws.recorder.seen();
+    assert!(!seen.is_empty(), "STS was not called");
+    for s in &seen {
+        assert_eq!(
+            (s.access_key.as_str(), s.region.as_str(), s.service.as_str()),
+            ("AKIDBEFOREROLE", "eu-central-1", "sts"),
+            "only STS may be called, with the block's keys: {seen:?}"
+        );
+    }
+
+    // An explicit sts_endpoint wins, and a bad duration is refused before any call.
+    let block = bare_block(
+        &ws,
+        r#"  region       = "us-east-1"
+  sts_endpoint = "http://127.0.0.1:1"
+  access_key   = "AKIDBEFOREROLE"
+  secret_key   = "s"
+  max_retries  = 0
+
+  assume_role {
+    role_arn = "arn:aws:iam::123456789012:role/terraform"
+  }
+"#,
+    );
+    let text = plan_error(&ws, &block, &[]);
+    assert!(
+        text.contains("role/terraform through STS at http://127.0.0.1:1 "),
+        "{text}"
+    );
+    let before = ws.recorder.seen().len();
+    let text = plan_error(
+        &ws,
+        &block.replace(
+            "role/terraform\"\n",
+            "role/terraform\"\n    duration = \"10m\"\n",
+        ),
+        &[],
+    );
+    assert!(
+        text.contains("assume_role duration must be from 15 minutes to 12 hours, got \"10m\""),
+        "{text}"
+    );
+    assert_eq!(ws.recorder.seen().len(), before);
+}
+
+// === roles through the control plane's STS ===
+
+/// The access key the role tests start from, and the role it may assume.
+const ROLE_BASE_KEY: &str = "AKIDROLEBASE";
+
+impl Workspace {
+    /// A workspace whose control plane checks signatures and knows, besides the harness's
+    /// keys, [`ROLE_BASE_KEY`] (user `ci`) and the role `deployer` that `ci` may assume with
+    /// the external id `ext-1`.
+    fn with_role() -> Workspace {
+        let access = format!(
+            "{}[[keys]]\naccess_key_id = \"{ROLE_BASE_KEY}\"\nsecret_access_key = \"role-base-secret\"\naccount = \"{ACCOUNT_ID}\"\nprincipal = \"ci\"\n\n\
+             [[roles]]\nname = \"deployer\"\naccount = \"{ACCOUNT_ID}\"\ntrusted = [\"arn:aws:iam::{ACCOUNT_ID}:user/ci\"]\nexternal_id = \"ext-1\"\n",
+            appmesh_acceptance::control_plane::access_file_text()
+        );
+        let mut ws = Workspace::new();
+        ws.cp = ControlPlane::start_with(&access, &[]);
+        ws.recorder = Recorder::start(ws.cp.endpoint());
+        ws
+    }
+
+    /// Asserts STS was called with [`ROLE_BASE_KEY`] and every App Mesh request was signed
+    /// with the session's temporary key (`ASIA...`).
+    fn assert_signed_as_role(&self) {
+        let seen = self.recorder.seen();
+        let (sts, appmesh): (Vec<&Signed>, Vec<&Signed>) =
+            seen.iter().partition(|s| s.service == "sts");
+        assert!(!sts.is_empty(), "STS was not called: {seen:?}");
+        assert!(!appmesh.is_empty(), "App Mesh was not called: {seen:?}");
+        for s in sts {
+            assert_eq!(
+                (s.access_key.as_str(), s.region.as_str()),
+                (ROLE_BASE_KEY, REGION),
+                "{seen:?}"
+            );
+        }
+        for s in appmesh {
+            assert!(
+                s.access_key.starts_with("ASIA"),
+                "not a session key: {seen:?}"
+            );
+            assert_eq!(s.region, REGION, "{seen:?}");
+        }
+    }
+}
+
+fn role_arn() -> String {
+    format!("arn:aws:iam::{ACCOUNT_ID}:role/deployer")
+}
+
+#[test]
+fn assume_role_through_the_control_plane_sts() {
+    let ws = Workspace::with_role();
+    let block = |external_id: &str| {
+        bare_block(
+            &ws,
+            &format!(
+                r#"  region     = "{REGION}"
+  access_key = "{ROLE_BASE_KEY}"
+  secret_key = "role-base-secret"
+
+  assume_role {{
+    role_arn     = "{}"
+    session_name = "tf-acc"
+    external_id  = "{external_id}"
+    duration     = "1h"
+  }}
+"#,
+                role_arn()
+            ),
+        )
+    };
+    // sts_endpoint defaults to the App Mesh endpoint: the control plane answers both.
+    apply_mesh_with(&ws, &block("ext-1"), &[]);
+    ws.assert_signed_as_role();
+    ws.destroy(&[]);
+
+    // The role asks for an external id; STS refuses a wrong one, and the error says who.
+    let text = plan_error(&ws, &block("wrong"), &[]);
+    let expected = format!(
+        "getting credentials from assuming role {} through STS at {} (with credentials from access_key/secret_key): ",
+        role_arn(),
+        ws.endpoint()
+    );
+    assert!(text.contains(&expected), "expected {expected:?} in\n{text}");
+    assert!(text.contains("AccessDenied"), "{text}");
+}
+
+#[test]
+fn profile_role_chain_through_the_control_plane_sts() {
+    let ws = Workspace::with_role();
+    let config = ws.file(
+        "config",
+        &format!(
+            "[profile base]\naws_access_key_id = {ROLE_BASE_KEY}\naws_secret_access_key = role-base-secret\n\n\
+             [profile deploy]\nregion = {REGION}\nrole_arn = {}\nsource_profile = base\nexternal_id = ext-1\nrole_session_name = tf-acc\n",
+            role_arn()
+        ),
+    );
+    let config = config.to_str().unwrap().to_owned();
+    let sts = ws.endpoint().to_owned();
+    let env = [
+        ("AWS_CONFIG_FILE", config.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+    ];
+    apply_mesh_with(&ws, &bare_block(&ws, "  profile = \"deploy\"\n"), &env);
+    ws.assert_signed_as_role();
+    ws.destroy(&env);
 }

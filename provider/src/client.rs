@@ -11,6 +11,8 @@ use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettin
 use aws_sigv4::sign::v4;
 use serde_json::Value;
 
+use crate::provider::credentials::CachedCredentials;
+
 /// An error from the API or from getting there.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -27,6 +29,10 @@ pub enum ApiError {
     /// The request did not get an answer.
     #[error("{0}")]
     Transport(String),
+    /// No valid credentials to sign the request with (a refresh failed); not retried here,
+    /// the credential sources retry on their own.
+    #[error("{0}")]
+    Credentials(String),
 }
 
 impl ApiError {
@@ -44,6 +50,7 @@ impl ApiError {
                     || code == "ThrottlingException"
             }
             ApiError::Transport(_) => true,
+            ApiError::Credentials(_) => false,
         }
     }
 }
@@ -54,7 +61,7 @@ pub struct Client {
     http: reqwest::Client,
     endpoint: String,
     region: String,
-    credentials: Credentials,
+    credentials: CachedCredentials,
     max_retries: u32,
 }
 
@@ -115,29 +122,66 @@ pub fn item_path(key: &ResourceKey) -> String {
     format!("{}/{}", collection_path(key), encode(&key.name))
 }
 
+/// The HTTP client requests go through, trusting `ca_bundle` (PEM) besides the system's roots.
+fn http_client(ca_bundle: Option<&[u8]>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .user_agent(concat!(
+            "terraform-provider-appmesh/",
+            env!("CARGO_PKG_VERSION")
+        ));
+    if let Some(pem) = ca_bundle {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| anyhow::anyhow!("custom_ca_bundle is not a PEM bundle: {e}"))?;
+        if certificates.is_empty() {
+            anyhow::bail!("custom_ca_bundle holds no PEM certificate");
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder.build()?)
+}
+
 impl Client {
-    /// A client for `endpoint` (scheme, host and port).
+    /// A client for `endpoint` (scheme, host and port) that signs with fixed credentials.
     pub fn new(
         endpoint: &str,
         region: &str,
         credentials: Credentials,
         max_retries: u32,
     ) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .user_agent(concat!(
-                "terraform-provider-appmesh/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()?;
+        Self::with_credentials(
+            endpoint,
+            region,
+            CachedCredentials::fixed(credentials),
+            max_retries,
+        )
+    }
+
+    /// A client that signs each request with the current credentials of `credentials`
+    /// (cached, refreshed before they expire).
+    pub fn with_credentials(
+        endpoint: &str,
+        region: &str,
+        credentials: CachedCredentials,
+        max_retries: u32,
+    ) -> anyhow::Result<Self> {
         Ok(Client {
-            http,
+            http: http_client(None)?,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             region: region.to_owned(),
             credentials,
             max_retries,
         })
+    }
+
+    /// The same client trusting the PEM certificates of `ca_bundle` besides the system's
+    /// (`custom_ca_bundle`, for a control plane serving HTTPS with a private CA).
+    pub fn trusting(mut self, ca_bundle: &[u8]) -> anyhow::Result<Self> {
+        self.http = http_client(Some(ca_bundle))?;
+        Ok(self)
     }
 
     /// Sends one operation, retrying throttling, server errors and lost connections.
@@ -189,7 +233,12 @@ impl Client {
             .header("content-type", "application/json")
             .body(payload)
             .map_err(|e| ApiError::Transport(format!("building the request: {e}")))?;
-        self.sign(&mut request)?;
+        let credentials = self
+            .credentials
+            .get()
+            .await
+            .map_err(ApiError::Credentials)?;
+        self.sign(&mut request, credentials)?;
         let request = reqwest::Request::try_from(request.map(reqwest::Body::from))
             .map_err(|e| ApiError::Transport(format!("building the request: {e}")))?;
         let response = self
@@ -268,8 +317,12 @@ impl Client {
         format!("{what} the App Mesh API at {} ({why})", self.endpoint)
     }
 
-    fn sign(&self, request: &mut http::Request<Vec<u8>>) -> Result<(), ApiError> {
-        let identity = self.credentials.clone().into();
+    fn sign(
+        &self,
+        request: &mut http::Request<Vec<u8>>,
+        credentials: Credentials,
+    ) -> Result<(), ApiError> {
+        let identity = credentials.into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)

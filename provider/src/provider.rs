@@ -1,11 +1,13 @@
 //! The provider: its configuration (endpoint, region, credentials, retries, default tags)
 //! and the registry of resources.
 
+pub mod credentials;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use tf_provider::schema::{
     Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
@@ -100,12 +102,19 @@ pub fn provider_schema() -> Schema {
     let attributes = HashMap::from([
         ("endpoint".to_owned(), attribute(string(), "The App Mesh API base URL, e.g. `http://127.0.0.1:9080` for the bundled control plane. Defaults to `AWS_ENDPOINT_URL_APP_MESH`, then `AWS_ENDPOINT_URL`, then `https://appmesh.<region>.amazonaws.com`.", false)),
         ("region".to_owned(), attribute(string(), "The region requests are signed for and ARNs name. Defaults to `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's region.", false)),
-        ("profile".to_owned(), attribute(string(), "The shared config/credentials profile to use. Defaults to `AWS_PROFILE`, then `default`.", false)),
-        ("access_key".to_owned(), attribute(string(), "A static access key id; needs `secret_key`. Defaults to the standard credential chain (environment, then shared files).", false)),
+        ("profile".to_owned(), attribute(string(), "The shared config/credentials profile to use. Defaults to `AWS_PROFILE`, then `default`. A profile named here or in `AWS_PROFILE` must exist in the shared files.", false)),
+        ("shared_config_files".to_owned(), attribute(AttributeType::List(Box::new(string())), "Paths of the shared config files to read, instead of `AWS_CONFIG_FILE` or `~/.aws/config`. A leading `~/` is the home directory.", false)),
+        ("shared_credentials_files".to_owned(), attribute(AttributeType::List(Box::new(string())), "Paths of the shared credentials files to read, instead of `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`. A leading `~/` is the home directory.", false)),
+        ("access_key".to_owned(), attribute(string(), "A static access key id; needs `secret_key`. Without it, credentials come from the standard AWS chain, first found wins: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`; the profile in the shared files (static keys, `credential_process`, SSO, `aws login` sessions, `role_arn` with `source_profile` or `credential_source`, `web_identity_token_file`); `AWS_WEB_IDENTITY_TOKEN_FILE` with `AWS_ROLE_ARN`; the container credentials endpoint (ECS, EKS Pod Identity); the EC2 instance metadata service. Temporary credentials are renewed before they expire.", false)),
         ("secret_key".to_owned(), attribute(string(), "The static secret access key.", true)),
         ("token".to_owned(), attribute(string(), "A session token for temporary static credentials.", true)),
         ("max_retries".to_owned(), attribute(AttributeType::Number, "How many times a throttled, failed or unanswered request is retried, with exponential backoff. Defaults to 5.", false)),
+        ("skip_metadata_api_check".to_owned(), attribute(AttributeType::Bool, "Leave the EC2 instance metadata service (IMDS) out of the credential chain, e.g. off EC2 where nothing answers it. Defaults to false.", false)),
+        ("sts_region".to_owned(), attribute(string(), "The region `assume_role` calls STS in and signs those calls for. Defaults to `region`.", false)),
+        ("custom_ca_bundle".to_owned(), attribute(string(), "Path of a PEM bundle of certificate authorities to trust, besides the system's, for HTTPS to the App Mesh and STS endpoints: a control plane serving TLS with a private CA. Defaults to `AWS_CA_BUNDLE`.", false)),
+        ("sts_endpoint".to_owned(), attribute(string(), "The STS endpoint `assume_role` calls. Defaults to `AWS_ENDPOINT_URL_STS`, then the App Mesh `endpoint` when one is set (the argument, `AWS_ENDPOINT_URL_APP_MESH` or `AWS_ENDPOINT_URL`), so that a self-hosted deployment that answers STS at the App Mesh address needs no second setting, then `https://sts.<sts_region>.amazonaws.com`. Role chains inside profiles and web identity use the SDK's STS endpoint (`AWS_ENDPOINT_URL_STS`, the profile's `endpoint_url`).", false)),
     ]);
+    let assume_role = assume_role_block();
     let default_tags = Block {
         attributes: HashMap::from([(
             "tags".to_owned(),
@@ -138,12 +147,36 @@ pub fn provider_schema() -> Schema {
         block: Block {
             attributes,
             blocks: HashMap::from([
+                ("assume_role".to_owned(), NestedBlock::Optional(assume_role)),
                 ("default_tags".to_owned(), NestedBlock::Optional(default_tags)),
                 ("ignore_tags".to_owned(), NestedBlock::Optional(ignore_tags)),
             ]),
             description: Description::markdown("The App Mesh provider manages meshes and their resources through the App Mesh API, such as the bundled `appmesh-control-plane`."),
             ..Block::default()
         },
+    }
+}
+
+/// `assume_role { role_arn = ... }`, as in the AWS provider.
+fn assume_role_block() -> Block {
+    let string = || AttributeType::String;
+    let role_arn = crate::schema::attribute(
+        string(),
+        AttributeConstraint::Required,
+        "The ARN of the IAM role to assume.",
+    );
+    Block {
+        attributes: HashMap::from([
+            ("role_arn".to_owned(), role_arn),
+            ("session_name".to_owned(), attribute(string(), "The role session name. Defaults to one the SDK makes up (`assume-role-provider-<time>`).", false)),
+            ("external_id".to_owned(), attribute(string(), "The external ID the role's trust policy asks for.", false)),
+            ("duration".to_owned(), attribute(string(), "How long a role session lasts, such as `1h`, `15m` or `1h30m`, from 15 minutes to 12 hours. Defaults to 1 hour. Sessions are renewed before they expire.", false)),
+            ("policy".to_owned(), attribute(string(), "An IAM policy document (JSON) that further restricts the session.", false)),
+            ("policy_arns".to_owned(), attribute(AttributeType::Set(Box::new(string())), "ARNs of managed IAM policies that further restrict the session.", false)),
+            ("tags".to_owned(), attribute(AttributeType::Map(Box::new(string())), "Session tags.", false)),
+        ]),
+        description: Description::markdown("Assume an IAM role, through STS at `sts_endpoint`, with the credentials found otherwise (`access_key`/`secret_key`, else the credential chain), and sign with the role's."),
+        ..Block::default()
     }
 }
 
@@ -245,39 +278,37 @@ async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Config
             .filter(|s| !s.is_empty())
     };
     let profile = setting("profile").or_else(|| env("AWS_PROFILE"));
+    let files = credentials::SharedFiles {
+        config: paths(config, "shared_config_files"),
+        credentials: paths(config, "shared_credentials_files"),
+    };
 
     let region = match setting("region")
         .or_else(|| env("AWS_REGION"))
         .or_else(|| env("AWS_DEFAULT_REGION"))
     {
         Some(r) => r,
-        None => load_profiles(profile.as_deref())
-            .await
-            .ok()
-            .and_then(|set| {
-                let p = set.get_profile(set.selected_profile())?;
-                p.get("region").map(str::to_owned)
-            })
-            .ok_or((
-                Some("region"),
-                "no region: set `region`, AWS_REGION or a profile region".to_owned(),
-            ))?,
+        None => files.region(profile.as_deref()).await.ok_or((
+            Some("region"),
+            "no region: set `region`, AWS_REGION or a profile region".to_owned(),
+        ))?,
     };
-    let endpoint = setting("endpoint")
+    let configured_endpoint = setting("endpoint")
         .or_else(|| env("AWS_ENDPOINT_URL_APP_MESH"))
-        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .or_else(|| env("AWS_ENDPOINT_URL"));
+    let endpoint = configured_endpoint
+        .clone()
         .unwrap_or_else(|| format!("https://appmesh.{region}.amazonaws.com"));
-    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-        return Err((
-            Some("endpoint"),
-            format!("endpoint must be an http:// or https:// URL, got {endpoint:?}"),
-        ));
-    }
+    check_url("endpoint", &endpoint)?;
 
-    let credentials = match (setting("access_key"), setting("secret_key")) {
-        (Some(ak), Some(sk)) => {
-            Credentials::new(ak, sk, setting("token"), None, "terraform-provider-config")
-        }
+    let static_credentials = match (setting("access_key"), setting("secret_key")) {
+        (Some(ak), Some(sk)) => Some(Credentials::new(
+            ak,
+            sk,
+            setting("token"),
+            None,
+            "terraform-provider-config",
+        )),
         (Some(_), None) => {
             return Err((
                 Some("secret_key"),
@@ -290,7 +321,7 @@ async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Config
                 "secret_key is set but access_key is not".to_owned(),
             ))
         }
-        (None, None) => chain_credentials(profile.as_deref()).await?,
+        (None, None) => None,
     };
 
     let max_retries = match config.and_then(|c| c.get("max_retries")) {
@@ -338,8 +369,47 @@ async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Config
         }
     }
 
-    let client = Client::new(&endpoint, &region, credentials, max_retries)
+    let sts_endpoint = setting("sts_endpoint")
+        .or_else(|| env("AWS_ENDPOINT_URL_STS"))
+        .or(configured_endpoint);
+    if let Some(url) = &sts_endpoint {
+        check_url("sts_endpoint", url)?;
+    }
+    let ca_bundle = match setting("custom_ca_bundle").or_else(|| env("AWS_CA_BUNDLE")) {
+        None => None,
+        Some(path) => Some(std::fs::read(&path).map_err(|e| {
+            (
+                Some("custom_ca_bundle"),
+                format!("reading the CA bundle {path}: {e}"),
+            )
+        })?),
+    };
+    let settings = credentials::Settings {
+        ca_bundle: ca_bundle.clone(),
+        sts_region: setting("sts_region").unwrap_or_else(|| region.clone()),
+        region: region.clone(),
+        profile,
+        files,
+        static_credentials,
+        skip_metadata_api_check: matches!(
+            config.and_then(|c| c.get("skip_metadata_api_check")),
+            Some(ValueAny::Bool(true))
+        ),
+        assume_role: assume_role(config)?,
+        sts_endpoint,
+        max_retries,
+    };
+    let credentials = credentials::resolve(&settings)
+        .await
+        .map_err(|e| (None, e))?;
+
+    let mut client = Client::with_credentials(&endpoint, &region, credentials, max_retries)
         .map_err(|e| (None, format!("{e:#}")))?;
+    if let Some(pem) = &ca_bundle {
+        client = client
+            .trusting(pem)
+            .map_err(|e| (Some("custom_ca_bundle"), format!("{e:#}")))?;
+    }
     Ok(Configured {
         client,
         default_tags,
@@ -347,53 +417,79 @@ async fn configure(config: Option<&BTreeMap<String, ValueAny>>) -> Result<Config
     })
 }
 
-/// The standard chain without network lookups: environment variables, then static keys
-/// of the selected profile in the shared config and credentials files.
-async fn chain_credentials(profile: Option<&str>) -> Result<Credentials, ConfigError> {
-    let env_provider = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
-    let env_error = match env_provider.provide_credentials().await {
-        Ok(c) => return Ok(c),
-        Err(e) => e.to_string(),
-    };
-    let no_credentials = |why: String| {
-        (
-            None,
-            format!(
-                "no credentials: set access_key/secret_key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or keys in a shared credentials/config profile ({env_error}; {why})"
-            ),
-        )
-    };
-    let profiles = load_profiles(profile).await.map_err(no_credentials)?;
-    let name = profiles.selected_profile().to_owned();
-    let Some(p) = profiles.get_profile(&name) else {
-        return Err(no_credentials(format!(
-            "profile {name:?} is not in the shared files"
-        )));
-    };
-    match (p.get("aws_access_key_id"), p.get("aws_secret_access_key")) {
-        (Some(ak), Some(sk)) => Ok(Credentials::new(
-            ak,
-            sk,
-            p.get("aws_session_token").map(str::to_owned),
-            None,
-            "shared-profile",
-        )),
-        _ => Err(no_credentials(format!(
-            "profile {name:?} has no aws_access_key_id/aws_secret_access_key (role assumption, SSO and credential_process are not supported)"
-        ))),
+fn check_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Ok(());
     }
+    Err((
+        Some(name),
+        format!("{name} must be an http:// or https:// URL, got {url:?}"),
+    ))
 }
 
-/// The shared config and credentials files (`~/.aws/config`, `~/.aws/credentials`, or
-/// `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`), with `profile` (else `AWS_PROFILE`,
-/// else `default`) selected. Reading them needs no network.
-async fn load_profiles(profile: Option<&str>) -> Result<aws_config::profile::ProfileSet, String> {
-    aws_config::profile::load(
-        &aws_types::os_shim_internal::Fs::real(),
-        &aws_types::os_shim_internal::Env::real(),
-        &aws_runtime::env_config::file::EnvConfigFiles::default(),
-        profile.map(|p| std::borrow::Cow::Owned(p.to_owned())),
-    )
-    .await
-    .map_err(|e| e.to_string())
+/// A list of paths; `None` when unset or empty (the SDK's default file then).
+fn paths(config: Option<&BTreeMap<String, ValueAny>>, name: &str) -> Option<Vec<PathBuf>> {
+    let Some(ValueAny::List(items)) = config.and_then(|c| c.get(name)) else {
+        return None;
+    };
+    let paths: Vec<PathBuf> = items
+        .iter()
+        .filter_map(|i| match i {
+            ValueAny::String(s) if !s.is_empty() => Some(PathBuf::from(s)),
+            _ => None,
+        })
+        .collect();
+    (!paths.is_empty()).then_some(paths)
+}
+
+/// The `assume_role` block, if there is one.
+fn assume_role(
+    config: Option<&BTreeMap<String, ValueAny>>,
+) -> Result<Option<credentials::AssumeRole>, ConfigError> {
+    let Some(ValueAny::List(blocks)) = config.and_then(|c| c.get("assume_role")) else {
+        return Ok(None);
+    };
+    let Some(block) = blocks.first().and_then(obj) else {
+        return Ok(None);
+    };
+    let text = |name: &str| get_str(block, name).filter(|s| !s.is_empty());
+    let Some(role_arn) = text("role_arn") else {
+        return Err((
+            Some("assume_role"),
+            "assume_role needs a role_arn".to_owned(),
+        ));
+    };
+    let duration = match text("duration") {
+        None => None,
+        Some(d) => {
+            let parsed = credentials::parse_duration(&d)
+                .map_err(|e| (Some("assume_role"), format!("assume_role duration: {e}")))?;
+            if !(15 * 60..=12 * 3600).contains(&parsed.as_secs()) {
+                return Err((
+                    Some("assume_role"),
+                    format!("assume_role duration must be from 15 minutes to 12 hours, got {d:?}"),
+                ));
+            }
+            Some(parsed)
+        }
+    };
+    let policy_arns = match block.get("policy_arns") {
+        Some(ValueAny::List(items)) => items
+            .iter()
+            .filter_map(|i| match i {
+                ValueAny::String(s) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Some(credentials::AssumeRole {
+        role_arn,
+        session_name: text("session_name"),
+        external_id: text("external_id"),
+        duration,
+        policy: text("policy"),
+        policy_arns,
+        tags: crate::value::get_string_map(block, "tags").unwrap_or_default(),
+    }))
 }

@@ -251,26 +251,34 @@ impl AppMeshResource {
 /// Checks the identity arguments of a resource or data source against the API's limits:
 /// `name`, `mesh_name`, the parent's name and `mesh_owner`, where the kind has them.
 pub fn check_identity(diags: &mut Diagnostics, kind: Kind, config: &Obj) {
-    let mut scalar = |attr: &str, shape: &'static Shape, api_name: &str| {
+    type Check<'a> = &'a dyn Fn(&str, &Path) -> Vec<Violation>;
+    let mut scalar = |attr: &str, api_name: &str, check: Check<'_>| {
         if let Some(v) = get_str(config, attr).filter(|v| !(attr == "mesh_owner" && v.is_empty())) {
-            for violation in validate(shape, &json!(v), &Path::root().key(api_name)) {
+            for violation in check(&v, &Path::root().key(api_name)) {
                 diags.error_short(violation.to_string(), AttributePath::new(attr.to_owned()));
             }
         }
     };
+    let shape = |shape: &'static Shape| move |v: &str, p: &Path| validate(shape, &json!(v), p);
     if config.contains_key("name") {
-        scalar("name", kind.name_shape(), kind.name_member());
+        // The kind's own rules on it (`rules::check_name`) are checked with the spec.
+        scalar("name", kind.name_member(), &shape(kind.name_shape()));
     }
+    // The names of the containers are checked as the control plane checks them in a URI.
     if kind != Kind::Mesh {
-        scalar(
-            "mesh_name",
-            appmesh_model::common::RESOURCE_NAME,
-            "meshName",
-        );
+        scalar("mesh_name", "meshName", &|v, p| {
+            rules::validate_name(Kind::Mesh, v, p)
+        });
     }
-    scalar("mesh_owner", appmesh_model::common::ACCOUNT_ID, "meshOwner");
+    scalar(
+        "mesh_owner",
+        "meshOwner",
+        &shape(appmesh_model::common::ACCOUNT_ID),
+    );
     if let (Some(attr), Some(pk)) = (parent_attribute(kind), kind.parent()) {
-        scalar(attr, appmesh_model::common::RESOURCE_NAME, pk.name_member());
+        scalar(attr, pk.name_member(), &move |v, p| {
+            rules::validate_name(pk, v, p)
+        });
     }
 }
 
@@ -851,11 +859,26 @@ mod tests {
     fn import_ids_are_names_or_arns() {
         let form = "MESH_NAME/VIRTUAL_ROUTER_NAME/ROUTE_NAME";
         let (key, owner) = import_key(Kind::Route, form, "apps/r/x").expect("names");
-        assert_eq!((key.to_string(), owner), (ResourceKey { kind: Kind::Route, mesh: "apps".into(), parent: Some("r".into()), name: "x".into() }.to_string(), None));
+        assert_eq!(
+            (key.to_string(), owner),
+            (
+                ResourceKey {
+                    kind: Kind::Route,
+                    mesh: "apps".into(),
+                    parent: Some("r".into()),
+                    name: "x".into()
+                }
+                .to_string(),
+                None
+            )
+        );
         let arn = "arn:aws:appmesh:us-east-1:111111111111:mesh/apps/virtualRouter/r/route/x";
         let (by_arn, owner) = import_key(Kind::Route, form, arn).expect("arn");
         assert_eq!((by_arn, owner.as_deref()), (key, Some("111111111111")));
-        assert!(import_key(Kind::VirtualNode, "MESH_NAME/VIRTUAL_NODE_NAME", arn).is_none(), "an ARN of another kind");
+        assert!(
+            import_key(Kind::VirtualNode, "MESH_NAME/VIRTUAL_NODE_NAME", arn).is_none(),
+            "an ARN of another kind"
+        );
         assert!(import_key(Kind::Route, form, "apps/x").is_none());
         assert!(import_key(Kind::Route, form, "apps//x").is_none());
     }

@@ -314,7 +314,7 @@ pub fn object_type(block: &Block) -> AttributeType {
 
 fn name_limits(kind: Kind) -> &'static str {
     match kind {
-        Kind::VirtualService => "usually the DNS name clients call",
+        Kind::VirtualService => "usually the DNS name clients call, 1 to 255 characters",
         Kind::VirtualRouter => "1 to 255 letters, digits, hyphens and underscores",
         _ => "1 to 255 characters",
     }
