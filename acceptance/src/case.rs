@@ -265,7 +265,7 @@ struct Files(BTreeMap<String, String>);
 
 /// An acceptance test: a fresh control plane, a working directory and the steps to run.
 pub struct TestCase {
-    cp: ControlPlane,
+    cp: std::sync::Arc<ControlPlane>,
     api: Api,
     tf: Terraform,
     dir: Option<tempfile::TempDir>,
@@ -281,8 +281,13 @@ impl Default for TestCase {
 impl TestCase {
     /// Starts a control plane and prepares a working directory with `provider.tf`.
     pub fn new() -> TestCase {
+        TestCase::on(std::sync::Arc::new(ControlPlane::start()))
+    }
+
+    /// A working directory with `provider.tf` against a control plane other cases may share
+    /// (two accounts' workspaces on one server, say).
+    pub fn on(cp: std::sync::Arc<ControlPlane>) -> TestCase {
         let provider = crate::provider_bin();
-        let cp = ControlPlane::start();
         let dir = tempfile::Builder::new()
             .prefix("appmesh-acc-tf-")
             .tempdir()

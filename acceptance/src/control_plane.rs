@@ -37,7 +37,12 @@ pub fn access_file_text() -> String {
             "[[keys]]\naccess_key_id = \"{id}\"\nsecret_access_key = \"{secret}\"\naccount = \"{account}\"\nprincipal = \"{principal}\"\n\n"
         )
     };
-    let mut text = key(crate::ACCESS_KEY, crate::SECRET_KEY, ACCOUNT_ID, "terraform");
+    let mut text = key(
+        crate::ACCESS_KEY,
+        crate::SECRET_KEY,
+        ACCOUNT_ID,
+        "terraform",
+    );
     if crate::ACCESS_KEY != "local" {
         text.push_str(&key("local", "local", ACCOUNT_ID, "examples"));
     }

@@ -515,11 +515,19 @@ fn release_installs_from_a_filesystem_mirror() {
     .unwrap();
 
     // The control plane from the tarball, and the mesh example pointed at it.
+    let access = work.path().join("access.toml");
+    std::fs::write(
+        &access,
+        appmesh_acceptance::control_plane::access_file_text(),
+    )
+    .unwrap();
     let mut serve = Command::new(&cp_bin);
     serve
         .arg("serve")
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(work.path().join("data"));
+        .arg(work.path().join("data"))
+        .arg("--access-file")
+        .arg(&access);
     let server = Server::start(serve, &work.path().join("server.log"));
     let api = Api::new(&server.endpoint);
     let examples = workspace_root().join("examples");
@@ -777,14 +785,35 @@ fn systemd_unit_exec_start_is_accepted() {
     for flag in ["--listen", "--data-dir"] {
         assert!(seen.contains_key(flag), "ExecStart passes {flag}");
     }
+    // The access file arrives through LoadCredential= in the credentials directory (%d).
+    let credentials = work.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    let loaded = get("LoadCredential");
+    assert_eq!(loaded.len(), 1, "one LoadCredential (the access file)");
+    let (name, source) = loaded[0].split_once(':').expect("LoadCredential=NAME:PATH");
+    assert_eq!(
+        source, "/etc/appmesh/access.toml",
+        "the access file's documented place"
+    );
+    std::fs::write(
+        credentials.join(name),
+        appmesh_acceptance::control_plane::access_file_text(),
+    )
+    .unwrap();
     let mut cmd = Command::new(service_binary(work.path()));
     cmd.arg("serve").args(&args);
+    let mut access_from_credentials = false;
     for env in get("Environment") {
         for assignment in env.split_whitespace() {
             let (k, v) = assignment.split_once('=').unwrap();
-            cmd.env(k, v);
+            access_from_credentials |= k == "APPMESH_ACCESS_FILE" && v == format!("%d/{name}");
+            cmd.env(k, v.replace("%d", &credentials.to_string_lossy()));
         }
     }
+    assert!(
+        access_from_credentials,
+        "Environment=APPMESH_ACCESS_FILE=%d/{name} points the server at the loaded credential"
+    );
     let server = Server::start(cmd, &work.path().join("server.log"));
     let health = Api::new(&server.endpoint).get("/healthz");
     assert_eq!(health["status"], "ok", "{health}");
@@ -903,9 +932,21 @@ fn container_settings_serve_and_pass_the_health_check() {
     for (k, v) in &env {
         serve.env(k, v);
     }
+    assert_eq!(
+        env.get("APPMESH_ACCESS_FILE").map(String::as_str),
+        Some("/etc/appmesh/access.toml"),
+        "the image reads the access file from where the docs say to mount it"
+    );
+    let access = work.path().join("access.toml");
+    std::fs::write(
+        &access,
+        appmesh_acceptance::control_plane::access_file_text(),
+    )
+    .unwrap();
     serve
         .env("APPMESH_LISTEN", "127.0.0.1:0")
-        .env("APPMESH_DATA_DIR", &data);
+        .env("APPMESH_DATA_DIR", &data)
+        .env("APPMESH_ACCESS_FILE", &access);
     let server = Server::start(serve, &work.path().join("server.log"));
     assert!(
         data.join("appmesh.db").is_file(),

@@ -18,6 +18,12 @@
 //! mesh = "apps"
 //! consumers = ["222222222222"]
 //!
+//! [[roles]]                              # for AssumeRole (see `sts`)
+//! name = "deployer"
+//! account = "111111111111"
+//! trusted = ["arn:aws:iam::111111111111:user/platform"]  # or whole accounts
+//! external_id = "ci"                     # optional
+//!
 //! [rate_limit]                           # per principal; none when absent
 //! requests_per_second = 100
 //! burst = 200
@@ -97,11 +103,61 @@ pub struct Share {
     pub consumers: Vec<String>,
 }
 
+/// A role principals may assume through the control plane's STS (`AssumeRole`).
+#[derive(Debug, Clone)]
+pub struct Role {
+    /// `arn:aws:iam::<account>:role/<name>`.
+    pub arn: String,
+    /// The role's name.
+    pub name: String,
+    /// The account sessions act in.
+    pub account: String,
+    /// Who may assume it: principal ARNs, or 12-digit accounts (any principal of them).
+    pub trusted: Vec<String>,
+    /// The `ExternalId` callers must give, if any.
+    pub external_id: Option<String>,
+    /// The sessions' policies; `None` for the account's full authority.
+    pub policies: Option<Arc<[Policy]>>,
+    /// The longest session, in seconds.
+    pub max_session_secs: i64,
+    /// The sessions' rate limit.
+    pub rate: Option<Rate>,
+}
+
+impl Role {
+    /// Whether `caller` may assume the role.
+    pub fn trusts(&self, caller: &Identity) -> bool {
+        self.trusted
+            .iter()
+            .any(|t| *t == caller.arn || *t == caller.account)
+    }
+
+    /// The ARN of a session of this role.
+    pub fn session_arn(&self, session: &str) -> String {
+        format!(
+            "arn:aws:sts::{}:assumed-role/{}/{session}",
+            self.account, self.name
+        )
+    }
+
+    /// Who a session of this role is.
+    pub fn session_identity(&self, session: &str) -> Identity {
+        Identity {
+            account: self.account.clone(),
+            name: format!("{}/{session}", self.name),
+            arn: self.session_arn(session),
+            policies: self.policies.clone(),
+            rate: self.rate,
+        }
+    }
+}
+
 /// One parsed, validated access file.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     keys: HashMap<String, Key>,
     shares: Vec<Share>,
+    roles: HashMap<String, Role>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,7 +167,23 @@ struct File {
     keys: Vec<KeyEntry>,
     #[serde(default)]
     shares: Vec<Share>,
+    #[serde(default)]
+    roles: Vec<RoleEntry>,
     rate_limit: Option<RateEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleEntry {
+    name: String,
+    account: String,
+    trusted: Vec<String>,
+    external_id: Option<String>,
+    #[serde(default)]
+    policy_files: Vec<PathBuf>,
+    #[serde(default)]
+    policies: Vec<String>,
+    max_session_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,7 +238,10 @@ impl Access {
         for (i, entry) in file.keys.into_iter().enumerate() {
             let what = format!("keys[{i}] ({})", entry.access_key_id);
             if entry.access_key_id.len() < 3
-                || !entry.access_key_id.bytes().all(|b| b.is_ascii_alphanumeric())
+                || !entry
+                    .access_key_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric())
             {
                 anyhow::bail!("{what}: access_key_id must be 3 or more letters and digits");
             }
@@ -184,24 +259,17 @@ impl Access {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
             {
-                anyhow::bail!("{what}: principal {:?} is not an IAM user name", entry.principal);
+                anyhow::bail!(
+                    "{what}: principal {:?} is not an IAM user name",
+                    entry.principal
+                );
             }
-            let mut policies = Vec::new();
-            for path in &entry.policy_files {
-                let path = base.join(path);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| anyhow::anyhow!("{what}: reading {}: {e}", path.display()))?;
-                policies.push(parse_policy(&text, &format!("{what}: {}", path.display()))?);
-            }
-            for (j, text) in entry.policies.iter().enumerate() {
-                policies.push(parse_policy(text, &format!("{what}: policies[{j}]"))?);
-            }
-            let has_policies = !entry.policy_files.is_empty() || !entry.policies.is_empty();
+            let policies = load_policies(&entry.policy_files, &entry.policies, base, &what)?;
             let identity = Identity {
                 arn: format!("arn:aws:iam::{}:user/{}", entry.account, entry.principal),
                 account: entry.account,
                 name: entry.principal,
-                policies: has_policies.then(|| policies.into()),
+                policies,
                 rate: match entry.requests_per_second {
                     Some(rps) => Some(rate(rps, entry.burst, &what)?),
                     None => default_rate,
@@ -225,10 +293,57 @@ impl Access {
                 }
             }
         }
+        let mut roles = HashMap::new();
+        for (i, entry) in file.roles.into_iter().enumerate() {
+            let what = format!("roles[{i}] ({})", entry.name);
+            check_account(&entry.account, &what)?;
+            if entry.name.is_empty()
+                || !entry
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+            {
+                anyhow::bail!("{what}: name {:?} is not an IAM role name", entry.name);
+            }
+            for t in &entry.trusted {
+                let account_like = t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit());
+                if !account_like
+                    && !t.starts_with("arn:aws:iam::")
+                    && !t.starts_with("arn:aws:sts::")
+                {
+                    anyhow::bail!(
+                        "{what}: trusted {t:?} is neither a 12-digit account nor a principal ARN"
+                    );
+                }
+            }
+            let max = entry.max_session_seconds.unwrap_or(3600);
+            if !(900..=43_200).contains(&max) {
+                anyhow::bail!("{what}: max_session_seconds must be from 900 to 43200, got {max}");
+            }
+            let role = Role {
+                arn: format!("arn:aws:iam::{}:role/{}", entry.account, entry.name),
+                policies: load_policies(&entry.policy_files, &entry.policies, base, &what)?,
+                name: entry.name,
+                account: entry.account,
+                trusted: entry.trusted,
+                external_id: entry.external_id,
+                max_session_secs: max,
+                rate: default_rate,
+            };
+            if roles.insert(role.arn.clone(), role).is_some() {
+                anyhow::bail!("{what}: the role is listed twice");
+            }
+        }
         Ok(Access {
             keys,
             shares: file.shares,
+            roles,
         })
+    }
+
+    /// The role with this ARN.
+    pub fn role(&self, arn: &str) -> Option<&Role> {
+        self.roles.get(arn)
     }
 
     /// Reads and parses an access file.
@@ -236,7 +351,8 @@ impl Access {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("reading access file {}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Access::parse(&text, base).map_err(|e| anyhow::anyhow!("access file {}: {e:#}", path.display()))
+        Access::parse(&text, base)
+            .map_err(|e| anyhow::anyhow!("access file {}: {e:#}", path.display()))
     }
 
     /// The long-term key with this id.
@@ -277,6 +393,26 @@ impl Access {
         }
         out
     }
+}
+
+/// The policies listed in files and inline; `None` when there are none at all.
+fn load_policies(
+    files: &[PathBuf],
+    inline: &[String],
+    base: &Path,
+    what: &str,
+) -> anyhow::Result<Option<Arc<[Policy]>>> {
+    let mut policies = Vec::new();
+    for path in files {
+        let path = base.join(path);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("{what}: reading {}: {e}", path.display()))?;
+        policies.push(parse_policy(&text, &format!("{what}: {}", path.display()))?);
+    }
+    for (j, text) in inline.iter().enumerate() {
+        policies.push(parse_policy(text, &format!("{what}: policies[{j}]"))?);
+    }
+    Ok((!files.is_empty() || !inline.is_empty()).then(|| policies.into()))
 }
 
 fn parse_policy(text: &str, what: &str) -> anyhow::Result<Policy> {
@@ -402,13 +538,28 @@ burst = 100
         let owner = &a.key("AKIDOWNER").expect("key").identity;
         assert_eq!(owner.arn, "arn:aws:iam::111111111111:user/owner");
         assert!(owner.policies.is_none());
-        assert_eq!(owner.rate, Some(Rate { per_second: 50.0, burst: 100.0 }));
+        assert_eq!(
+            owner.rate,
+            Some(Rate {
+                per_second: 50.0,
+                burst: 100.0
+            })
+        );
         let reader = &a.key("AKIDREADER").expect("key").identity;
         assert_eq!(reader.policies.as_ref().map(|p| p.len()), Some(1));
-        assert_eq!(reader.rate, Some(Rate { per_second: 5.0, burst: 5.0 }));
+        assert_eq!(
+            reader.rate,
+            Some(Rate {
+                per_second: 5.0,
+                burst: 5.0
+            })
+        );
         assert!(a.is_shared("111111111111", "apps", "222222222222"));
         assert!(!a.is_shared("111111111111", "apps", "333333333333"));
-        assert_eq!(a.shared_with("222222222222"), vec![("111111111111".to_owned(), "apps".to_owned())]);
+        assert_eq!(
+            a.shared_with("222222222222"),
+            vec![("111111111111".to_owned(), "apps".to_owned())]
+        );
     }
 
     #[test]

@@ -93,7 +93,9 @@ impl AuditLog {
                 *file = f;
                 tracing::info!(path = %self.path.display(), "audit log reopened");
             }
-            Err(e) => tracing::error!(path = %self.path.display(), error = %e, "cannot reopen the audit log"),
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e, "cannot reopen the audit log")
+            }
         }
     }
 
@@ -157,8 +159,9 @@ pub fn render(r: &AuditRecord<'_>, at: i64) -> Value {
         "additionalEventData": { "httpStatus": r.status },
     });
     if let Some(arn) = r.resource {
-        let owner = arn.splitn(6, ':').nth(4).unwrap_or_default();
-        record["resources"] = json!([{ "ARN": arn, "accountId": owner, "type": resource_type(arn) }]);
+        let owner = arn.split(':').nth(4).unwrap_or_default();
+        record["resources"] =
+            json!([{ "ARN": arn, "accountId": owner, "type": resource_type(arn) }]);
     }
     if let Some(code) = r.error_code {
         record["errorCode"] = json!(code);

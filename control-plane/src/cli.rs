@@ -76,6 +76,12 @@ pub struct ServeArgs {
     /// renaming it (and sending SIGHUP).
     #[arg(long, env = "APPMESH_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "APPMESH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "APPMESH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, env = "APPMESH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -170,10 +176,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(Arc::new);
     let store = SqliteStore::open(&args.data_dir, &settings.account_id)
         .with_context(|| format!("opening the data directory {}", args.data_dir.display()))?;
+    let sts_key = crate::sts::StsKey::load_or_create(&args.data_dir)
+        .with_context(|| format!("the STS key in {}", args.data_dir.display()))?;
     let gate = Gate::new(access.clone(), &settings.region, &settings.account_id)
         .insecure(args.insecure_dev)
-        .audit(audit.clone());
+        .audit(audit.clone())
+        .sts_key(sts_key);
     let service = Service::new(Arc::new(store), settings.clone(), access.clone());
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -185,14 +198,26 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(%addr, data_dir = %args.data_dir.display(), region = %settings.region,
             accounts = ?access.current().accounts(), "serving the App Mesh API");
         tokio::spawn(watch_files(access, audit));
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "appmesh-control-plane listening on http://{addr}")?;
+        writeln!(
+            stdout,
+            "appmesh-control-plane listening on {scheme}://{addr}"
+        )?;
         stdout.flush()?;
         drop(stdout);
         let app = crate::api::app(service, Arc::new(gate));
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        match tls {
+            Some(acceptor) => crate::tls::serve(listener, acceptor, app, shutdown_signal()).await?,
+            None => {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+            }
+        }
         tracing::info!("stopped");
         anyhow::Ok(())
     })

@@ -22,10 +22,13 @@ use crate::access::{AccessHandle, Identity, Rate};
 use crate::audit::{AuditLog, AuditRecord};
 use crate::error::{ApiError, ErrorKind};
 use crate::sigv4::{self, Incoming, KeySecret};
+use crate::sts::{self, StsKey};
 
 /// The largest request body accepted. App Mesh's largest legitimate bodies (a virtual node
 /// with 50 listeners and 50 backends) are a few tens of kilobytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long a client may take to send its request body.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The service name requests are signed for.
 pub const SERVICE: &str = "appmesh";
 
@@ -51,6 +54,7 @@ pub struct Gate {
     default_account: String,
     insecure: bool,
     audit: Option<Arc<AuditLog>>,
+    sts: StsKey,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
@@ -68,8 +72,16 @@ impl Gate {
             default_account: default_account.to_owned(),
             insecure: false,
             audit: None,
+            sts: StsKey::random(),
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Seals STS sessions with `key` (by default a random key, so sessions end with the
+    /// process).
+    pub fn sts_key(mut self, key: StsKey) -> Gate {
+        self.sts = key;
+        self
     }
 
     /// With `--insecure-dev`: any signature, or none, is accepted.
@@ -85,12 +97,21 @@ impl Gate {
     }
 
     /// The identity a request acts as, or the refusal to answer with.
-    fn authenticate(&self, parts: &axum::http::request::Parts, body: &[u8]) -> Result<(Arc<Identity>, Option<String>), ApiError> {
+    fn authenticate(
+        &self,
+        parts: &axum::http::request::Parts,
+        body: &[u8],
+    ) -> Result<(Arc<Identity>, Option<String>), ApiError> {
         let access = self.access.current();
         let headers: Vec<(String, String)> = parts
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         if self.insecure {
             // Whoever the request says it is, if the key is known; else the default account.
@@ -107,6 +128,12 @@ impl Gate {
                 .unwrap_or_else(|| Arc::new(Identity::root(&self.default_account)));
             return Ok((identity, claimed));
         }
+        let service = if is_sts(parts) { "sts" } else { SERVICE };
+        let token = parts
+            .headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let incoming = Incoming {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -117,17 +144,51 @@ impl Gate {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let verified = sigv4::verify(&incoming, &self.region, SERVICE, now, |id| {
-            access.key(id).map(|k| KeySecret {
-                secret: k.secret.clone(),
-                session_token: None,
-            })
+        // Long-term keys from the file; otherwise session credentials this server's STS
+        // issued, recognised by their sealed token.
+        let mut session: Option<Identity> = None;
+        let mut expired = false;
+        let verified = sigv4::verify(&incoming, &self.region, service, now, |id| {
+            if let Some(k) = access.key(id) {
+                return Some(KeySecret {
+                    secret: k.secret.clone(),
+                    session_token: None,
+                });
+            }
+            let token = token.as_deref()?;
+            match sts::session_identity(&self.sts, &access, id, token, now) {
+                Ok((identity, secret)) => {
+                    session = Some(identity);
+                    Some(KeySecret {
+                        secret,
+                        session_token: Some(token.to_owned()),
+                    })
+                }
+                Err(is_expired) => {
+                    expired = is_expired;
+                    None
+                }
+            }
         })
-        .map_err(|r| ApiError::refused(r.code(), r.message()))?;
-        let identity = access
-            .key(&verified.access_key_id)
-            .map(|k| k.identity.clone())
-            .ok_or_else(|| ApiError::refused("UnrecognizedClientException", sigv4::Refusal::UnknownKey.message()))?;
+        .map_err(|r| match r {
+            sigv4::Refusal::UnknownKey if expired => {
+                let r = sigv4::Refusal::ExpiredToken;
+                ApiError::refused(r.code(), r.message())
+            }
+            r => ApiError::refused(r.code(), r.message()),
+        })?;
+        let identity = match session {
+            Some(identity) => Arc::new(identity),
+            None => access
+                .key(&verified.access_key_id)
+                .map(|k| k.identity.clone())
+                .ok_or_else(|| {
+                    ApiError::refused(
+                        "UnrecognizedClientException",
+                        sigv4::Refusal::UnknownKey.message(),
+                    )
+                })?,
+        };
         Ok((identity, Some(verified.access_key_id)))
     }
 
@@ -138,8 +199,12 @@ impl Gate {
         };
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        let bucket = buckets.entry(identity.arn.clone()).or_insert(Bucket { tokens: burst, at: now });
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * per_second).min(burst);
+        let bucket = buckets.entry(identity.arn.clone()).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * per_second).min(burst);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -175,7 +240,14 @@ pub async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -
 
     let mut identity: Option<Arc<Identity>> = None;
     let mut access_key = None;
+    let sts_call = is_sts(&parts);
     let mut response = match admit(&gate, parts, body, &request_id).await {
+        Ok((request, who, key)) if sts_call => {
+            let answer = answer_sts(&gate, &who, request, &request_id).await;
+            identity = Some(who);
+            access_key = key;
+            answer
+        }
         Ok((request, who, key)) => {
             identity = Some(who);
             access_key = key;
@@ -209,7 +281,11 @@ pub async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -
 
     if let Some(log) = &gate.audit {
         let op = response.extensions().get::<Operation>().cloned();
-        let mutating = op.as_ref().map_or(method == Method::PUT || method == Method::DELETE, |o| o.mutating);
+        let mutating = op
+            .as_ref()
+            .map_or(method == Method::PUT || method == Method::DELETE, |o| {
+                o.mutating
+            });
         if mutating {
             log.write(&AuditRecord {
                 request_id: &request_id,
@@ -248,15 +324,40 @@ async fn admit(
         )
         .into_response();
         // The rest of the body is not read; the connection cannot be reused.
-        r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
         r
     };
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(_) => return Err(too_large()),
+    let unreadable = |why: String| {
+        let mut r = ApiError::bad_request(why).into_response();
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        r
+    };
+    let bytes: Bytes = match tokio::time::timeout(
+        BODY_TIMEOUT,
+        axum::body::to_bytes(body, MAX_BODY_BYTES),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b,
+        // `to_bytes` says so when the limit is what stopped it; anything else is a body that
+        // could not be read (a bad chunk, fewer bytes than Content-Length promised).
+        Ok(Err(e)) if format!("{e:#}").contains("length limit exceeded") => return Err(too_large()),
+        Ok(Err(e)) => {
+            return Err(unreadable(format!(
+                "the request body could not be read: {e}"
+            )))
+        }
+        Err(_) => {
+            return Err(unreadable(format!(
+                "the request body did not arrive within {} seconds",
+                BODY_TIMEOUT.as_secs()
+            )))
+        }
     };
     if parts.uri.path() == "/healthz" {
         let root = Arc::new(Identity::root(&gate.default_account));
@@ -269,4 +370,71 @@ async fn admit(
     parts.extensions.insert(identity.clone());
     parts.extensions.insert(RequestId(request_id.to_owned()));
     Ok((Request::from_parts(parts, Body::from(bytes)), identity, key))
+}
+
+/// STS's query protocol arrives as a form-encoded `POST /`.
+fn is_sts(parts: &axum::http::request::Parts) -> bool {
+    parts.method == Method::POST && parts.uri.path() == "/"
+}
+
+/// Answers an STS call (`AssumeRole`, `GetCallerIdentity`) in STS's XML.
+async fn answer_sts(
+    gate: &Gate,
+    caller: &Identity,
+    request: Request,
+    request_id: &str,
+) -> Response {
+    let xml = |status: u16, body: String| {
+        let mut r = (
+            axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_REQUEST),
+            body,
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+        r
+    };
+    let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .unwrap_or_default();
+    let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+    let action = form
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.as_str());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    match action {
+        Some("AssumeRole") => {
+            match sts::assume_role(&gate.sts, &gate.access.current(), caller, &form, now) {
+                Ok(session) => {
+                    tracing::info!(role_session = %session.assumed_role_arn, by = %caller.arn, "sts:AssumeRole");
+                    xml(200, sts::response_xml(&session, request_id))
+                }
+                Err((status, code, message)) => {
+                    let mut r = xml(status, sts::error_xml(code, &message, request_id));
+                    r.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(code));
+                    r
+                }
+            }
+        }
+        Some("GetCallerIdentity") => xml(
+            200,
+            format!(
+                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+<Arn>{}</Arn><UserId>{}</UserId><Account>{}</Account></GetCallerIdentityResult>\
+<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
+                caller.arn, caller.name, caller.account
+            ),
+        ),
+        other => xml(
+            400,
+            sts::error_xml(
+                "InvalidAction",
+                &format!("this control plane's STS answers AssumeRole and GetCallerIdentity, not {}", other.unwrap_or("(no Action)")),
+                request_id,
+            ),
+        ),
+    }
 }

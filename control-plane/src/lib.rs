@@ -24,3 +24,5 @@ pub mod policy;
 pub mod service;
 pub mod sigv4;
 pub mod store;
+pub mod sts;
+pub mod tls;

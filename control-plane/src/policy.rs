@@ -86,7 +86,9 @@ impl Policy {
     /// Does any statement of this policy say `allow` for the action on the resource?
     fn says(&self, allow: bool, action: &str, resource: &str) -> bool {
         self.statements.iter().any(|s| {
-            s.allow == allow && s.actions.covers(action, true) && s.resources.covers(resource, false)
+            s.allow == allow
+                && s.actions.covers(action, true)
+                && s.resources.covers(resource, false)
         })
     }
 }
@@ -212,12 +214,36 @@ mod tests {
 
     #[test]
     fn wildcards() {
-        assert!(wildcard_match("appmesh:Describe*", "appmesh:describemesh", true));
-        assert!(!wildcard_match("appmesh:Describe*", "appmesh:ListMeshes", true));
-        assert!(wildcard_match("arn:aws:appmesh:*:*:mesh/apps/*", NODE, false));
-        assert!(!wildcard_match("arn:aws:appmesh:*:*:mesh/apps/*", MESH, false));
-        assert!(wildcard_match("arn:aws:appmesh:us-east-1:11111111111?:mesh/apps", MESH, false));
-        assert!(!wildcard_match("arn:aws:appmesh:*:*:mesh/APPS", MESH, false));
+        assert!(wildcard_match(
+            "appmesh:Describe*",
+            "appmesh:describemesh",
+            true
+        ));
+        assert!(!wildcard_match(
+            "appmesh:Describe*",
+            "appmesh:ListMeshes",
+            true
+        ));
+        assert!(wildcard_match(
+            "arn:aws:appmesh:*:*:mesh/apps/*",
+            NODE,
+            false
+        ));
+        assert!(!wildcard_match(
+            "arn:aws:appmesh:*:*:mesh/apps/*",
+            MESH,
+            false
+        ));
+        assert!(wildcard_match(
+            "arn:aws:appmesh:us-east-1:11111111111?:mesh/apps",
+            MESH,
+            false
+        ));
+        assert!(!wildcard_match(
+            "arn:aws:appmesh:*:*:mesh/APPS",
+            MESH,
+            false
+        ));
         assert!(wildcard_match("*", "", false));
         assert!(wildcard_match("a*b*c", "aXbYbZc", false));
         assert!(!wildcard_match("a*b*c", "aXbYbZ", false));
@@ -235,14 +261,27 @@ mod tests {
         }))
         .expect("valid");
         let ps = [p];
-        assert_eq!(evaluate(&ps, "appmesh:UpdateVirtualNode", NODE), Decision::Allow);
-        assert_eq!(evaluate(&ps, "appmesh:DeleteVirtualNode", NODE), Decision::ExplicitDeny);
+        assert_eq!(
+            evaluate(&ps, "appmesh:UpdateVirtualNode", NODE),
+            Decision::Allow
+        );
+        assert_eq!(
+            evaluate(&ps, "appmesh:DeleteVirtualNode", NODE),
+            Decision::ExplicitDeny
+        );
         assert_eq!(evaluate(&ps, "appmesh:ListMeshes", "*"), Decision::Allow);
         assert_eq!(
-            evaluate(&ps, "appmesh:DescribeMesh", "arn:aws:appmesh:us-east-1:111111111111:mesh/other"),
+            evaluate(
+                &ps,
+                "appmesh:DescribeMesh",
+                "arn:aws:appmesh:us-east-1:111111111111:mesh/other"
+            ),
             Decision::ImplicitDeny
         );
-        assert_eq!(evaluate(&[], "appmesh:ListMeshes", "*"), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate(&[], "appmesh:ListMeshes", "*"),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]
@@ -252,18 +291,39 @@ mod tests {
         }}))
         .expect("valid");
         let ps = [p];
-        assert_eq!(evaluate(&ps, "appmesh:UpdateVirtualNode", NODE), Decision::Allow);
-        assert_eq!(evaluate(&ps, "appmesh:UpdateMesh", MESH), Decision::ImplicitDeny);
-        assert_eq!(evaluate(&ps, "appmesh:DeleteVirtualNode", NODE), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate(&ps, "appmesh:UpdateVirtualNode", NODE),
+            Decision::Allow
+        );
+        assert_eq!(
+            evaluate(&ps, "appmesh:UpdateMesh", MESH),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            evaluate(&ps, "appmesh:DeleteVirtualNode", NODE),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]
     fn bad_documents_name_the_fault() {
         let cases = [
-            (json!({"Statement": [{"Effect": "Permit", "Action": "*", "Resource": "*"}]}), "Statement[0]: Effect"),
-            (json!({"Statement": [{"Effect": "Allow", "Resource": "*"}]}), "Action (or NotAction) is required"),
-            (json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}), "not an App Mesh action"),
-            (json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {}}]}), "Condition is not supported"),
+            (
+                json!({"Statement": [{"Effect": "Permit", "Action": "*", "Resource": "*"}]}),
+                "Statement[0]: Effect",
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Resource": "*"}]}),
+                "Action (or NotAction) is required",
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}),
+                "not an App Mesh action",
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {}}]}),
+                "Condition is not supported",
+            ),
             (json!({"Version": "2020-01-01", "Statement": []}), "Version"),
             (json!({"Statement": 3}), "Statement must be"),
         ];

@@ -9,6 +9,7 @@ use appmesh_model::common::TagRef;
 use appmesh_model::gateway_route::GatewayRouteSpec;
 use appmesh_model::resource::{TagResourceBody, UntagResourceBody};
 use appmesh_model::route::RouteSpec;
+use appmesh_model::shape::Described as _;
 use appmesh_model::virtual_gateway::VirtualGatewaySpec;
 use appmesh_model::virtual_node::VirtualNodeSpec;
 use appmesh_model::virtual_router::VirtualRouterSpec;
@@ -157,7 +158,11 @@ impl Service {
             &Path::root().key(kind.name_member()),
         ))?;
         let key = container.key(kind, name);
-        self.authorize(&scope, &action_name(Verb::Create, kind), &self.arn(&scope.space, &key))?;
+        self.authorize(
+            &scope,
+            &action_name(Verb::Create, kind),
+            &self.arn(&scope.space, &key),
+        )?;
         let spec = parse_spec(kind, body)?;
         let tags = parse_tags(body.get("tags"))?;
         let token = body.get("clientToken").and_then(Value::as_str);
@@ -243,10 +248,12 @@ impl Service {
     ) -> Result<Value, ApiError> {
         validate_key(key)?;
         let scope = self.scope(caller, query, false)?;
-        self.authorize(&scope, &action_name(Verb::Describe, key.kind), &self.arn(&scope.space, key))?;
-        self.transact(|txn| {
-            Ok(self.data(&scope.space, &self.find(txn, &scope, key)?, "ACTIVE"))
-        })
+        self.authorize(
+            &scope,
+            &action_name(Verb::Describe, key.kind),
+            &self.arn(&scope.space, key),
+        )?;
+        self.transact(|txn| Ok(self.data(&scope.space, &self.find(txn, &scope, key)?, "ACTIVE")))
     }
 
     /// `Update<Kind>`: only the account that created a resource may change it, the mesh
@@ -260,7 +267,11 @@ impl Service {
     ) -> Result<Value, ApiError> {
         validate_key(key)?;
         let scope = self.scope(caller, query, false)?;
-        self.authorize(&scope, &action_name(Verb::Update, key.kind), &self.arn(&scope.space, key))?;
+        self.authorize(
+            &scope,
+            &action_name(Verb::Update, key.kind),
+            &self.arn(&scope.space, key),
+        )?;
         reject(validate::validate(
             key.kind.update_shape(),
             body,
@@ -307,7 +318,11 @@ impl Service {
     ) -> Result<Value, ApiError> {
         validate_key(key)?;
         let scope = self.scope(caller, query, false)?;
-        self.authorize(&scope, &action_name(Verb::Delete, key.kind), &self.arn(&scope.space, key))?;
+        self.authorize(
+            &scope,
+            &action_name(Verb::Delete, key.kind),
+            &self.arn(&scope.space, key),
+        )?;
         self.transact(|txn| {
             let mut record = self.find(txn, &scope, key)?;
             if record.owner != caller.account && !scope.is_owner() {
@@ -344,7 +359,10 @@ impl Service {
         container.validate(kind)?;
         let scope = self.scope(caller, query, kind == Kind::Mesh)?;
         let probe = container.key(kind, String::new());
-        let resource = match probe.parent_key().or_else(|| (kind != Kind::Mesh).then(|| ResourceKey::mesh(&probe.mesh))) {
+        let resource = match probe
+            .parent_key()
+            .or_else(|| (kind != Kind::Mesh).then(|| ResourceKey::mesh(&probe.mesh)))
+        {
             Some(parent) => self.arn(&scope.space, &parent),
             None => "*".to_owned(),
         };
@@ -371,17 +389,28 @@ impl Service {
             )?;
             let more = page.len() > limit;
             page.truncate(limit);
-            Ok((page.into_iter().map(|r| (scope.space.clone(), r)).collect::<Vec<_>>(), more))
+            Ok((
+                page.into_iter()
+                    .map(|r| (scope.space.clone(), r))
+                    .collect::<Vec<_>>(),
+                more,
+            ))
         })?;
         let mut out = Map::new();
-        let items: Vec<Value> = records.iter().map(|(space, r)| self.reference(space, r)).collect();
+        let items: Vec<Value> = records
+            .iter()
+            .map(|(space, r)| self.reference(space, r))
+            .collect();
         if more {
             if let Some((space, last)) = records.last() {
                 let after = match kind {
                     Kind::Mesh => format!("{}/{space}", last.key.name),
                     _ => last.key.name.clone(),
                 };
-                out.insert("nextToken".into(), encode_token(kind, &token_scope, &after).into());
+                out.insert(
+                    "nextToken".into(),
+                    encode_token(kind, &token_scope, &after).into(),
+                );
             }
         }
         out.insert(kind.collection().into(), Value::Array(items));
@@ -401,9 +430,8 @@ impl Service {
             Some(a) => a.split_once('/').unwrap_or((a, "")),
             None => ("", ""),
         };
-        let past = |name: &str, space: &str| {
-            after.is_none() || (name, space) > (after_name, after_space)
-        };
+        let past =
+            |name: &str, space: &str| after.is_none() || (name, space) > (after_name, after_space);
         let own = &scope.caller.account;
         let mut found: Vec<(String, Record)> = Vec::new();
         // The caller's own meshes: the one named `after_name` may still follow (same name, a
@@ -415,7 +443,14 @@ impl Service {
                 }
             }
         }
-        for r in txn.list(own, Kind::Mesh, "", None, after.map(|_| after_name), limit + 1)? {
+        for r in txn.list(
+            own,
+            Kind::Mesh,
+            "",
+            None,
+            after.map(|_| after_name),
+            limit + 1,
+        )? {
             found.push((own.clone(), r));
         }
         for (owner, mesh) in scope.access.shared_with(own) {
@@ -440,19 +475,8 @@ impl Service {
         arn: Option<&str>,
         body: &Value,
     ) -> Result<Value, ApiError> {
-        let (scope, key, arn) = self.resolve_arn(caller, arn)?;
-        self.authorize(&scope, "TagResource", &arn)?;
-        reject(validate::validate(
-            <TagResourceBody as appmesh_model::shape::Described>::SHAPE,
-            body,
-            &Path::root(),
-        ))?;
-        let new_tags = parse_tags(body.get("tags"))?;
-        self.transact(|txn| {
-            let mut record = self.find(txn, &scope, &key)?;
-            if record.owner != caller.account {
-                return Err(not_yours(caller, &record, "tag"));
-            }
+        self.retag(caller, arn, "TagResource", TagResourceBody::SHAPE, body, |record, body| {
+            let new_tags = parse_tags(body.get("tags"))?;
             for (k, v) in &new_tags {
                 match record.tags.binary_search_by(|(have, _)| have.cmp(k)) {
                     Ok(i) => record.tags[i].1.clone_from(v),
@@ -464,14 +488,12 @@ impl Service {
                     ErrorKind::TooManyTags,
                     format!(
                         "None of the tags were applied: {} would carry {} tags; the limit is {MAX_TAGS}",
-                        describe_key(&key),
+                        describe_key(&record.key),
                         record.tags.len()
                     ),
                 ));
             }
-            let refs = stored_references(&record)?;
-            txn.put(&scope.space, &record, &refs)?;
-            Ok(json!({}))
+            Ok(())
         })
     }
 
@@ -482,21 +504,41 @@ impl Service {
         arn: Option<&str>,
         body: &Value,
     ) -> Result<Value, ApiError> {
-        let (scope, key, arn) = self.resolve_arn(caller, arn)?;
-        self.authorize(&scope, "UntagResource", &arn)?;
-        reject(validate::validate(
-            <UntagResourceBody as appmesh_model::shape::Described>::SHAPE,
+        self.retag(
+            caller,
+            arn,
+            "UntagResource",
+            UntagResourceBody::SHAPE,
             body,
-            &Path::root(),
-        ))?;
-        let body: UntagResourceBody = serde_json::from_value(body.clone())
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            |record, body| {
+                let body: UntagResourceBody = serde_json::from_value(body.clone())
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                record.tags.retain(|(k, _)| !body.tag_keys.contains(k));
+                Ok(())
+            },
+        )
+    }
+
+    /// A tagging call: the ARN's resource, which only its creator may retag, changed by
+    /// `edit` in one transaction once the body fits `shape`.
+    fn retag(
+        &self,
+        caller: &Identity,
+        arn: Option<&str>,
+        action: &str,
+        shape: &'static appmesh_model::shape::Shape,
+        body: &Value,
+        edit: impl Fn(&mut Record, &Value) -> Result<(), ApiError>,
+    ) -> Result<Value, ApiError> {
+        let (scope, key, arn) = self.resolve_arn(caller, arn)?;
+        self.authorize(&scope, action, &arn)?;
+        reject(validate::validate(shape, body, &Path::root()))?;
         self.transact(|txn| {
             let mut record = self.find(txn, &scope, &key)?;
             if record.owner != caller.account {
-                return Err(not_yours(caller, &record, "untag"));
+                return Err(not_yours(caller, &record, "change the tags of"));
             }
-            record.tags.retain(|(k, _)| !body.tag_keys.contains(k));
+            edit(&mut record, body)?;
             let refs = stored_references(&record)?;
             txn.put(&scope.space, &record, &refs)?;
             Ok(json!({}))
@@ -514,7 +556,7 @@ impl Service {
         let (scope, key, arn) = self.resolve_arn(caller, arn)?;
         self.authorize(&scope, "ListTagsForResource", &arn)?;
         let limit = parse_limit(query.limit.as_deref(), 100)?;
-        let token_scope = arn.clone();
+        let token_scope = arn;
         let after = query
             .next_token
             .as_deref()
@@ -614,9 +656,8 @@ impl Service {
                 self.settings.region
             )));
         }
-        validate_key(&key).map_err(|e| {
-            ApiError::bad_request(format!("resourceArn {arn:?}: {}", e.message))
-        })?;
+        validate_key(&key)
+            .map_err(|e| ApiError::bad_request(format!("resourceArn {arn:?}: {}", e.message)))?;
         let scope = Scope {
             caller,
             space: account,
@@ -627,7 +668,12 @@ impl Service {
     }
 
     /// The resource, or NotFound naming the first missing link (mesh, parent, resource).
-    fn find(&self, txn: &mut dyn Txn, scope: &Scope<'_>, key: &ResourceKey) -> Result<Record, ApiError> {
+    fn find(
+        &self,
+        txn: &mut dyn Txn,
+        scope: &Scope<'_>,
+        key: &ResourceKey,
+    ) -> Result<Record, ApiError> {
         if key.kind == Kind::Mesh {
             return self.mesh_record(txn, scope, &key.name);
         }
@@ -637,8 +683,16 @@ impl Service {
     }
 
     /// The mesh, if it exists and is the caller's or shared with it.
-    fn mesh_record(&self, txn: &mut dyn Txn, scope: &Scope<'_>, mesh: &str) -> Result<Record, ApiError> {
-        let visible = scope.is_owner() || scope.access.is_shared(&scope.space, mesh, &scope.caller.account);
+    fn mesh_record(
+        &self,
+        txn: &mut dyn Txn,
+        scope: &Scope<'_>,
+        mesh: &str,
+    ) -> Result<Record, ApiError> {
+        let visible = scope.is_owner()
+            || scope
+                .access
+                .is_shared(&scope.space, mesh, &scope.caller.account);
         match txn.get(&scope.space, &ResourceKey::mesh(mesh))? {
             Some(record) if visible => Ok(record),
             _ if scope.is_owner() => Err(ApiError::not_found(format!("mesh {mesh} not found"))),
@@ -650,7 +704,12 @@ impl Service {
     }
 
     /// NotFound unless the mesh (and router or gateway) holding `key` exist and are visible.
-    fn require_container(&self, txn: &mut dyn Txn, scope: &Scope<'_>, key: &ResourceKey) -> Result<(), ApiError> {
+    fn require_container(
+        &self,
+        txn: &mut dyn Txn,
+        scope: &Scope<'_>,
+        key: &ResourceKey,
+    ) -> Result<(), ApiError> {
         if key.kind == Kind::Mesh {
             return Ok(());
         }

@@ -58,7 +58,9 @@ impl Refusal {
             Refusal::UnknownKey | Refusal::BadToken => {
                 "The security token included in the request is invalid.".to_owned()
             }
-            Refusal::ExpiredToken => "The security token included in the request is expired".to_owned(),
+            Refusal::ExpiredToken => {
+                "The security token included in the request is expired".to_owned()
+            }
         }
     }
 }
@@ -121,7 +123,11 @@ struct Authorization<'a> {
 }
 
 fn parse_authorization(value: &str) -> Result<Authorization<'_>, Refusal> {
-    let incomplete = |what: &str| Refusal::Incomplete(format!("Authorization header requires {what}. Authorization={value}"));
+    let incomplete = |what: &str| {
+        Refusal::Incomplete(format!(
+            "Authorization header requires {what}. Authorization={value}"
+        ))
+    };
     let Some(rest) = value.strip_prefix(ALGORITHM) else {
         let algorithm = value.split_whitespace().next().unwrap_or_default();
         return Err(Refusal::Incomplete(format!(
@@ -179,11 +185,14 @@ pub fn verify(
         _ => return Err(Refusal::BadToken),
     }
 
-    let amz_date = request
-        .header("x-amz-date")
-        .ok_or_else(|| Refusal::Incomplete("the request must carry an X-Amz-Date header".to_owned()))?;
-    let signed_at = parse_amz_date(amz_date)
-        .ok_or_else(|| Refusal::Invalid(format!("X-Amz-Date {amz_date:?} is not a date of the form 20150830T123600Z")))?;
+    let amz_date = request.header("x-amz-date").ok_or_else(|| {
+        Refusal::Incomplete("the request must carry an X-Amz-Date header".to_owned())
+    })?;
+    let signed_at = parse_amz_date(amz_date).ok_or_else(|| {
+        Refusal::Invalid(format!(
+            "X-Amz-Date {amz_date:?} is not a date of the form 20150830T123600Z"
+        ))
+    })?;
     if (now - signed_at).abs() > MAX_SKEW_SECS {
         return Err(Refusal::Invalid(format!(
             "Signature expired: {amz_date} is now earlier or later than the server's time {} by more than 15 minutes.",
@@ -228,14 +237,21 @@ pub fn verify(
         if claimed != body_hash {
             return Err(Refusal::Invalid(format!(
                 "The provided 'x-amz-content-sha256' header does not match what was computed ({}).",
-                if claimed == "UNSIGNED-PAYLOAD" { "payloads must be signed" } else { "the body differs" }
+                if claimed == "UNSIGNED-PAYLOAD" {
+                    "payloads must be signed"
+                } else {
+                    "the body differs"
+                }
             )));
         }
     }
 
-    let canonical = canonical_request(request, &auth.signed_headers, &body_hash)
-        .map_err(Refusal::Invalid)?;
-    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
+    let canonical =
+        canonical_request(request, &auth.signed_headers, &body_hash).map_err(Refusal::Invalid)?;
+    let scope = format!(
+        "{}/{}/{}/aws4_request",
+        auth.date, auth.region, auth.service
+    );
     let string_to_sign = format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
         hex(&Sha256::digest(canonical.as_bytes()))
@@ -287,19 +303,33 @@ impl Signer<'_> {
         let amz_date = format_amz_date(now);
         let body_hash = hex(&Sha256::digest(body));
         headers.retain(|(k, _)| {
-            !["authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"]
-                .contains(&k.to_ascii_lowercase().as_str())
+            ![
+                "authorization",
+                "x-amz-date",
+                "x-amz-content-sha256",
+                "x-amz-security-token",
+            ]
+            .contains(&k.to_ascii_lowercase().as_str())
         });
         headers.push(("x-amz-date".to_owned(), amz_date.clone()));
         headers.push(("x-amz-content-sha256".to_owned(), body_hash.clone()));
         if let Some(token) = self.session_token {
             headers.push(("x-amz-security-token".to_owned(), token.to_owned()));
         }
-        let mut names: Vec<String> = headers.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+        let mut names: Vec<String> = headers
+            .iter()
+            .map(|(k, _)| k.to_ascii_lowercase())
+            .collect();
         names.sort();
         names.dedup();
         let signed: Vec<&str> = names.iter().map(String::as_str).collect();
-        let request = Incoming { method, path, query, headers, body };
+        let request = Incoming {
+            method,
+            path,
+            query,
+            headers,
+            body,
+        };
         let canonical = canonical_request(&request, &signed, &body_hash).unwrap_or_default();
         let date = &amz_date[..8];
         let scope = format!("{date}/{}/{}/aws4_request", self.region, self.service);
@@ -509,7 +539,9 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
-        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
     };
     let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (h, mi, se) = (num(9..11)?, num(11..13)?, num(13..15)?);
@@ -594,19 +626,45 @@ mod tests {
             ("X-Amz-Date", "20150830T123600Z"),
             ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
         ]);
-        let req = Incoming { method: "GET", path: "/", query: "", headers: &h, body: b"" };
+        let req = Incoming {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &h,
+            body: b"",
+        };
         let now = parse_amz_date("20150830T123600Z").expect("date");
         let ok = verify(&req, "us-east-1", "service", now, key).expect("valid");
         assert_eq!(ok.access_key_id, "AKIDEXAMPLE");
         // The same request a minute outside the window, in another region, or tampered.
-        assert!(matches!(verify(&req, "us-east-1", "service", now + 16 * 60, key), Err(Refusal::Invalid(m)) if m.contains("expired")));
-        assert!(matches!(verify(&req, "eu-west-1", "service", now, key), Err(Refusal::Invalid(m)) if m.contains("region")));
-        assert!(matches!(verify(&req, "us-east-1", "appmesh", now, key), Err(Refusal::Invalid(m)) if m.contains("service")));
-        let tampered = Incoming { method: "PUT", ..req };
-        assert!(matches!(verify(&tampered, "us-east-1", "service", now, key), Err(Refusal::Invalid(m)) if m.contains("does not match")));
-        assert_eq!(verify(&req, "us-east-1", "service", now, |_| None), Err(Refusal::UnknownKey));
-        let bare = Incoming { headers: &[], ..req };
-        assert_eq!(verify(&bare, "us-east-1", "service", now, key), Err(Refusal::Missing));
+        assert!(
+            matches!(verify(&req, "us-east-1", "service", now + 16 * 60, key), Err(Refusal::Invalid(m)) if m.contains("expired"))
+        );
+        assert!(
+            matches!(verify(&req, "eu-west-1", "service", now, key), Err(Refusal::Invalid(m)) if m.contains("region"))
+        );
+        assert!(
+            matches!(verify(&req, "us-east-1", "appmesh", now, key), Err(Refusal::Invalid(m)) if m.contains("service"))
+        );
+        let tampered = Incoming {
+            method: "PUT",
+            ..req
+        };
+        assert!(
+            matches!(verify(&tampered, "us-east-1", "service", now, key), Err(Refusal::Invalid(m)) if m.contains("does not match"))
+        );
+        assert_eq!(
+            verify(&req, "us-east-1", "service", now, |_| None),
+            Err(Refusal::UnknownKey)
+        );
+        let bare = Incoming {
+            headers: &[],
+            ..req
+        };
+        assert_eq!(
+            verify(&bare, "us-east-1", "service", now, key),
+            Err(Refusal::Missing)
+        );
     }
 
     /// `get-vanilla-query-order-key-case`: parameters sorted in the canonical form.
@@ -617,7 +675,13 @@ mod tests {
             ("X-Amz-Date", "20150830T123600Z"),
             ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"),
         ]);
-        let req = Incoming { method: "GET", path: "/", query: "Param2=value2&Param1=value1", headers: &h, body: b"" };
+        let req = Incoming {
+            method: "GET",
+            path: "/",
+            query: "Param2=value2&Param1=value1",
+            headers: &h,
+            body: b"",
+        };
         let now = parse_amz_date("20150830T123600Z").expect("date");
         verify(&req, "us-east-1", "service", now, key).expect("valid");
     }
@@ -631,22 +695,61 @@ mod tests {
             region: "us-east-1",
             service: "appmesh",
         };
-        let mut h = headers(&[("host", "127.0.0.1:9080"), ("content-type", "application/json")]);
+        let mut h = headers(&[
+            ("host", "127.0.0.1:9080"),
+            ("content-type", "application/json"),
+        ]);
         let now = 1_764_633_600;
-        signer.sign("PUT", "/v20190125/meshes/a.b", "meshOwner=111111111111", &mut h, b"{}", now);
-        let req = Incoming { method: "PUT", path: "/v20190125/meshes/a.b", query: "meshOwner=111111111111", headers: &h, body: b"{}" };
+        signer.sign(
+            "PUT",
+            "/v20190125/meshes/a.b",
+            "meshOwner=111111111111",
+            &mut h,
+            b"{}",
+            now,
+        );
+        let req = Incoming {
+            method: "PUT",
+            path: "/v20190125/meshes/a.b",
+            query: "meshOwner=111111111111",
+            headers: &h,
+            body: b"{}",
+        };
         verify(&req, "us-east-1", "appmesh", now, key).expect("valid");
-        let other_body = Incoming { body: b"{\"x\":1}", ..req };
-        assert!(matches!(verify(&other_body, "us-east-1", "appmesh", now, key), Err(Refusal::Invalid(m)) if m.contains("x-amz-content-sha256")));
-        let wrong_secret = |_: &str| Some(KeySecret { secret: "other".to_owned(), session_token: None });
-        assert!(matches!(verify(&req, "us-east-1", "appmesh", now, wrong_secret), Err(Refusal::Invalid(m)) if m.contains("does not match")));
-        let wants_token = |_: &str| Some(KeySecret { secret: SECRET.to_owned(), session_token: Some("t".to_owned()) });
-        assert_eq!(verify(&req, "us-east-1", "appmesh", now, wants_token), Err(Refusal::BadToken));
+        let other_body = Incoming {
+            body: b"{\"x\":1}",
+            ..req
+        };
+        assert!(
+            matches!(verify(&other_body, "us-east-1", "appmesh", now, key), Err(Refusal::Invalid(m)) if m.contains("x-amz-content-sha256"))
+        );
+        let wrong_secret = |_: &str| {
+            Some(KeySecret {
+                secret: "other".to_owned(),
+                session_token: None,
+            })
+        };
+        assert!(
+            matches!(verify(&req, "us-east-1", "appmesh", now, wrong_secret), Err(Refusal::Invalid(m)) if m.contains("does not match"))
+        );
+        let wants_token = |_: &str| {
+            Some(KeySecret {
+                secret: SECRET.to_owned(),
+                session_token: Some("t".to_owned()),
+            })
+        };
+        assert_eq!(
+            verify(&req, "us-east-1", "appmesh", now, wants_token),
+            Err(Refusal::BadToken)
+        );
     }
 
     #[test]
     fn canonical_forms() {
-        assert_eq!(canonical_path("/v20190125/meshes/a%20b/./x/../y/"), "/v20190125/meshes/a%2520b/y/");
+        assert_eq!(
+            canonical_path("/v20190125/meshes/a%20b/./x/../y/"),
+            "/v20190125/meshes/a%2520b/y/"
+        );
         assert_eq!(canonical_path(""), "/");
         assert_eq!(canonical_query("b=2&a=%7E+x&a=1"), "a=1&a=~%2Bx&b=2");
         assert_eq!(collapse_spaces("  a   b  c "), "a b c");
@@ -655,13 +758,23 @@ mod tests {
 
     #[test]
     fn dates_round_trip() {
-        for s in ["20150830T123600Z", "20000229T000000Z", "19700101T000000Z", "20261202T235959Z"] {
+        for s in [
+            "20150830T123600Z",
+            "20000229T000000Z",
+            "19700101T000000Z",
+            "20261202T235959Z",
+        ] {
             let secs = parse_amz_date(s).expect("parses");
             assert_eq!(format_amz_date(secs), s);
         }
         assert_eq!(parse_amz_date("19700101T000000Z"), Some(0));
         assert_eq!(format_iso8601(0), "1970-01-01T00:00:00Z");
-        for bad in ["2015-08-30T12:36:00Z", "20151330T123600Z", "20150830T123600", ""] {
+        for bad in [
+            "2015-08-30T12:36:00Z",
+            "20151330T123600Z",
+            "20150830T123600",
+            "",
+        ] {
             assert_eq!(parse_amz_date(bad), None, "{bad}");
         }
     }
@@ -670,6 +783,9 @@ mod tests {
     fn hmac_matches_rfc_4231() {
         // Test case 2.
         let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        assert_eq!(hex(&mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(
+            hex(&mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

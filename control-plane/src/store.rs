@@ -51,8 +51,7 @@ pub trait Txn {
     fn get(&mut self, space: &str, key: &ResourceKey) -> Result<Option<Record>, ApiError>;
 
     /// Inserts or replaces a record, and replaces the references it holds.
-    fn put(&mut self, space: &str, record: &Record, refs: &[ResourceKey])
-        -> Result<(), ApiError>;
+    fn put(&mut self, space: &str, record: &Record, refs: &[ResourceKey]) -> Result<(), ApiError>;
 
     /// Removes a record, its references and its tags.
     fn delete(&mut self, space: &str, key: &ResourceKey) -> Result<(), ApiError>;

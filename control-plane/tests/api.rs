@@ -71,7 +71,14 @@ impl Api {
             region: "us-east-1",
             service: "appmesh",
         }
-        .sign(method.as_str(), path, query, &mut headers, body.as_bytes(), now);
+        .sign(
+            method.as_str(),
+            path,
+            query,
+            &mut headers,
+            body.as_bytes(),
+            now,
+        );
         let mut request = Request::builder().method(method).uri(uri);
         for (k, v) in &headers {
             request = request.header(k, v);
@@ -85,7 +92,11 @@ impl Api {
             .map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(response.headers()["content-type"], "application/json");
         let request_id = response.headers()["x-amzn-requestid"].to_str().unwrap();
-        assert_eq!(request_id.len(), 36, "a fresh uuid per answer: {request_id:?}");
+        assert_eq!(
+            request_id.len(),
+            36,
+            "a fresh uuid per answer: {request_id:?}"
+        );
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();

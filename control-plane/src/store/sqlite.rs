@@ -229,7 +229,13 @@ impl Txn for SqliteTxn<'_> {
                  WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4"
             ))?
             .query_row(
-                params![key.mesh, key.kind.api_name(), parent_of(key), key.name, space],
+                params![
+                    key.mesh,
+                    key.kind.api_name(),
+                    parent_of(key),
+                    key.name,
+                    space
+                ],
                 record_from,
             )
             .optional()?;
@@ -264,7 +270,13 @@ impl Txn for SqliteTxn<'_> {
                 "DELETE FROM refs
                  WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
             )?
-            .execute(params![k.mesh, k.kind.api_name(), parent_of(k), k.name, space])?;
+            .execute(params![
+                k.mesh,
+                k.kind.api_name(),
+                parent_of(k),
+                k.name,
+                space
+            ])?;
         let mut insert = self.tx.prepare_cached(
             "INSERT OR IGNORE INTO refs (space, mesh, target_kind, target_name, kind, parent, name)
              VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)",
@@ -328,7 +340,14 @@ impl Txn for SqliteTxn<'_> {
                      ORDER BY name LIMIT ?5"
                 ))?
                 .query_map(
-                    params![mesh, kind.api_name(), parent.unwrap_or(""), after, limit, space],
+                    params![
+                        mesh,
+                        kind.api_name(),
+                        parent.unwrap_or(""),
+                        after,
+                        limit,
+                        space
+                    ],
                     record_from,
                 )?
                 .collect::<Result<Vec<_>, _>>()?
@@ -345,7 +364,9 @@ impl Txn for SqliteTxn<'_> {
     ) -> Result<usize, ApiError> {
         let n: i64 = if kind == Kind::Mesh {
             self.tx
-                .prepare_cached("SELECT COUNT(*) FROM resources WHERE space = ?1 AND kind = 'Mesh'")?
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM resources WHERE space = ?1 AND kind = 'Mesh'",
+                )?
                 .query_row(params![space], |r| r.get(0))?
         } else {
             self.tx
@@ -418,7 +439,13 @@ impl Txn for SqliteTxn<'_> {
                  ORDER BY kind, parent, name LIMIT ?4",
             )?
             .query_map(
-                params![target.mesh, target.kind.api_name(), target.name, limit, space],
+                params![
+                    target.mesh,
+                    target.kind.api_name(),
+                    target.name,
+                    limit,
+                    space
+                ],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?
             .collect::<Result<_, _>>()?;

@@ -29,6 +29,7 @@ from e2e_support import (
     http_request,
     make_client,
     server_binary,
+    throwaway_ca,
 )
 
 MESHES = "/v20190125/meshes"
@@ -62,11 +63,26 @@ def sign_at(method: str, url_path: str, host: str, body: bytes, key, when: _dt.d
     }
 
 
+def session(key, token: str | None = None):
+    """A boto3 session signing with ``key`` (and a session token)."""
+    import boto3
+
+    return boto3.session.Session(aws_access_key_id=key[0], aws_secret_access_key=key[1],
+                                 aws_session_token=token, region_name=REGION)
+
+
 def write_access(cp: ControlPlane, extra: str) -> None:
-    """Rewrites the server's access file with ``extra`` TOML and has it reloaded (SIGHUP)."""
-    cp.access_file.write_text(access_file_text(extra))
+    """Rewrites the server's access file with ``extra`` TOML (atomically, as an operator
+    should) and waits until the server says it reloaded it after SIGHUP."""
+    before = cp.stderr_tail(100_000).count("access file reloaded")
+    staged = cp.access_file.with_suffix(".new")
+    staged.write_text(access_file_text(extra))
+    staged.rename(cp.access_file)
     cp.proc.send_signal(signal.SIGHUP)
-    time.sleep(0.3)
+    deadline = time.time() + 10
+    while cp.stderr_tail(100_000).count("access file reloaded") <= before:
+        assert time.time() < deadline, "the server did not reload its access file"
+        time.sleep(0.05)
 
 
 # ------------------------------------------------------------------------------------------
@@ -397,3 +413,101 @@ principal = "newcomer"
     time.sleep(0.5)
     client.list_meshes()
     assert "access file not reloaded" in server.stderr_tail(50)
+
+
+# ------------------------------------------------------------------------------------------
+# TLS
+# ------------------------------------------------------------------------------------------
+
+
+def test_boto3_and_the_aws_cli_work_over_tls_with_a_test_ca(start_server, tmp_path):
+    ca, cert, key = throwaway_ca(tmp_path)
+    cp = start_server(extra_args=["--tls-cert", str(cert), "--tls-key", str(key)])
+    assert cp.endpoint.startswith("https://127.0.0.1:"), cp.ready_line
+
+    client = make_client(cp.endpoint)
+    trusted = boto3_client_verifying(cp.endpoint, ca)
+    made = trusted.create_mesh(meshName="over-tls")["mesh"]
+    assert made["metadata"]["resourceOwner"] == ACCOUNT_ID
+
+    # Without the CA the certificate is refused by the client.
+    with pytest.raises(botocore.exceptions.SSLError):
+        client.list_meshes()
+
+    cli = AwsCli(cp.endpoint, tmp_path / "cli")
+    cli.env["AWS_CA_BUNDLE"] = str(ca)
+    assert [m["meshName"] for m in cli("list-meshes")["meshes"]] == ["over-tls"]
+
+    # Plain HTTP to the TLS port gets no API answer.
+    plain = cp.endpoint.replace("https://", "http://")
+    with pytest.raises(Exception):
+        http_request(plain, "GET", MESHES)
+
+
+def boto3_client_verifying(endpoint: str, ca: Path):
+    return session(OWNER).client("appmesh", endpoint_url=endpoint, verify=str(ca))
+
+
+# ------------------------------------------------------------------------------------------
+# STS: the control plane as the STS of its own accounts
+# ------------------------------------------------------------------------------------------
+
+
+def test_assume_role_through_the_control_planes_sts(server, tmp_path):
+    role_policy = {"Statement": [
+        {"Effect": "Allow", "Action": ["appmesh:List*", "appmesh:Describe*", "appmesh:CreateMesh"], "Resource": "*"},
+    ]}
+    write_access(server, f"""
+[[roles]]
+name = "deployer"
+account = "{ACCOUNT_ID}"
+trusted = ["arn:aws:iam::{ACCOUNT_ID}:user/owner"]
+external_id = "ci-pipeline"
+policies = ['''{json.dumps(role_policy)}''']
+""")
+    sts = session(OWNER).client("sts", endpoint_url=server.endpoint)
+    me = sts.get_caller_identity()
+    assert (me["Account"], me["Arn"]) == (ACCOUNT_ID, f"arn:aws:iam::{ACCOUNT_ID}:user/owner")
+    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/deployer"
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="pipeline-42", ExternalId="ci-pipeline")
+    assert creds["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/deployer/pipeline-42"
+    c = creds["Credentials"]
+    assert c["AccessKeyId"].startswith("ASIA")
+
+    as_role = session((c["AccessKeyId"], c["SecretAccessKey"]), c["SessionToken"])
+    mesh = as_role.client("appmesh", endpoint_url=server.endpoint).create_mesh(meshName="by-role")["mesh"]
+    assert mesh["metadata"]["resourceOwner"] == ACCOUNT_ID
+    assert as_role.client("sts", endpoint_url=server.endpoint).get_caller_identity()["Arn"].endswith("assumed-role/deployer/pipeline-42")
+    # The role's policy applies to the session.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        as_role.client("appmesh", endpoint_url=server.endpoint).delete_mesh(meshName="by-role")
+    assert error_code(e) == "ForbiddenException" and "assumed-role/deployer/pipeline-42" in str(e.value)
+    # A session token that was tampered with is not accepted.
+    forged = session((c["AccessKeyId"], c["SecretAccessKey"]), c["SessionToken"][:-2] + "AA")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        forged.client("appmesh", endpoint_url=server.endpoint).list_meshes()
+    assert error_code(e) == "UnrecognizedClientException"
+
+    # Wrong external id, untrusted principal: AccessDenied, as STS says it.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="x1", ExternalId="guess")
+    assert error_code(e) == "AccessDenied"
+    consumer_sts = session(CONSUMER).client("sts", endpoint_url=server.endpoint)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        consumer_sts.assume_role(RoleArn=role_arn, RoleSessionName="x2", ExternalId="ci-pipeline")
+    assert error_code(e) == "AccessDenied"
+
+    # The AWS CLI's role chain: a profile with role_arn and source_profile.
+    cli = AwsCli(server.endpoint, tmp_path)
+    config = tmp_path / "role-config"
+    config.write_text(
+        f"[profile base]\nregion = {REGION}\naws_access_key_id = {OWNER[0]}\naws_secret_access_key = {OWNER[1]}\n\n"
+        f"[profile deploy]\nregion = {REGION}\nrole_arn = {role_arn}\nsource_profile = base\n"
+        f"external_id = ci-pipeline\nrole_session_name = from-cli\nendpoint_url = {server.endpoint}\n"
+    )
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        cli.env.pop(k)
+    # HOME: the CLI caches assumed-role sessions under ~/.aws/cli/cache.
+    cli.env.update({"AWS_CONFIG_FILE": str(config), "AWS_PROFILE": "deploy", "HOME": str(tmp_path)})
+    listed = cli("list-meshes")["meshes"]
+    assert [m["meshName"] for m in listed] == ["by-role"]

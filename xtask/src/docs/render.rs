@@ -227,7 +227,11 @@ pub(crate) fn index_page(index: &Index<'_>) -> Result<String> {
 fn import_section(ty: &str, import: &Import, guide: Option<&Link>) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(format) = &import.id_format {
-        out.push(format!("The import ID of `{ty}` is `{format}`."));
+        out.push(format!(
+            "The import ID of `{ty}` is `{format}`, or the object's ARN. The ARN names the \
+             mesh owner's account, so it is the way to import an object your account made in \
+             a mesh another account shares with it (set `mesh_owner` in the configuration)."
+        ));
     }
     out.push(
         "In Terraform 1.5 and later, use an [`import` block](https://developer.hashicorp.com/terraform/language/import):"

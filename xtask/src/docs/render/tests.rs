@@ -162,7 +162,7 @@ In addition to the arguments above, the following attributes are exported:
 
 ## Import
 
-The import ID of `appmesh_widget` is `MESH_NAME/WIDGET_NAME`.
+The import ID of `appmesh_widget` is `MESH_NAME/WIDGET_NAME`, or the object's ARN. The ARN names the mesh owner's account, so it is the way to import an object your account made in a mesh another account shares with it (set `mesh_owner` in the configuration).
 
 In Terraform 1.5 and later, use an [`import` block](https://developer.hashicorp.com/terraform/language/import):
 
