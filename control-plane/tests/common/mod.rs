@@ -169,8 +169,8 @@ impl Server {
             );
         };
         assert!(
-            endpoint.starts_with("http://127.0.0.1:"),
-            "ready line endpoint {endpoint:?} is not http://127.0.0.1:PORT"
+            endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("https://127.0.0.1:"),
+            "ready line endpoint {endpoint:?} is not http(s)://127.0.0.1:PORT"
         );
         server.endpoint = endpoint.to_owned();
         server
