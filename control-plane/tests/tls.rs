@@ -1,6 +1,8 @@
 //! The Rust SDK over TLS: the server started with `--tls-cert`/`--tls-key` (a throw-away CA
 //! made with the openssl CLI), a client that trusts that CA, and one that does not.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
