@@ -184,7 +184,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .sts_key(sts_key);
     let service = Service::new(Arc::new(store), settings.clone(), access.clone());
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        (Some(cert), Some(key)) => Some(crate::listener::acceptor(cert, key)?),
         _ => None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -207,17 +207,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stdout.flush()?;
         drop(stdout);
         let app = crate::api::app(service, Arc::new(gate));
-        match tls {
-            Some(acceptor) => crate::tls::serve(listener, acceptor, app, shutdown_signal()).await?,
-            None => {
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
-            }
-        }
+        crate::listener::serve(listener, tls, app, shutdown_signal()).await?;
         tracing::info!("stopped");
         anyhow::Ok(())
     })

@@ -1,5 +1,10 @@
-//! Serving the API over TLS (rustls): the certificate chain and key from PEM files, HTTP/1.1
-//! over each accepted TLS connection, and a graceful stop that lets in-flight requests finish.
+//! The accept loop: HTTP/1.1 on every connection, over TLS (rustls, the certificate chain and
+//! key from PEM files) when configured, and a graceful stop that lets in-flight requests
+//! finish.
+//!
+//! One loop serves both, and it speaks HTTP/1.1 only: which HTTP versions a server built on
+//! `hyper-util`'s automatic builder would speak depends on the cargo features other crates
+//! in the build switch on, and an API server's protocol should not.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,11 +50,11 @@ pub fn acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` resolves, then waits (up to
-/// [`DRAIN_TIMEOUT`]) for open connections to finish their requests.
+/// Serves `app` on `listener` (over TLS with `acceptor`) until `shutdown` resolves, then
+/// waits (up to [`DRAIN_TIMEOUT`]) for open connections to finish their requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     app: Router,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -71,17 +76,6 @@ pub async fn serve(
         let app = app.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::info!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::info!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
             let service = hyper1::service::service_fn(
                 move |mut request: hyper1::Request<hyper1::body::Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
@@ -89,9 +83,32 @@ pub async fn serve(
                     app.clone().call(request.map(axum::body::Body::new))
                 },
             );
-            let connection = hyper1::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(connection).await {
+            let http = hyper1::server::conn::http1::Builder::new();
+            let result = match acceptor {
+                None => {
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(tcp), service))
+                        .await
+                }
+                Some(acceptor) => {
+                    let tls =
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                            Ok(Ok(tls)) => tls,
+                            Ok(Err(e)) => {
+                                tracing::info!(%peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::info!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(tls), service))
+                        .await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
