@@ -218,82 +218,21 @@ fn a_consumer_account_manages_and_imports_its_resources_in_a_shared_mesh() {
     owner.destroy();
 }
 
-/// A throw-away CA and a server certificate for 127.0.0.1 it signed, made with the openssl
-/// CLI: (CA certificate, server certificate, server key).
+/// `scripts/test-ca`: a throw-away CA and a server certificate for 127.0.0.1 it signed:
+/// (CA certificate, server certificate, server key).
 fn throwaway_ca(dir: &std::path::Path) -> [std::path::PathBuf; 3] {
-    let [ca_key, ca, key, csr, cert, ext] = [
-        "ca.key",
-        "ca.crt",
-        "server.key",
-        "server.csr",
-        "server.crt",
-        "san.ext",
-    ]
-    .map(|name| dir.join(name));
-    std::fs::write(
-        &ext,
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("write the certificate extensions");
-    let openssl = |args: &[&std::ffi::OsStr]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let s = |v: &str| std::ffi::OsString::from(v);
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ]
-    .map(s);
-    let mut args: Vec<std::ffi::OsString> = vec![s("req"), s("-x509")];
-    args.extend(ec.clone());
-    args.extend([
-        s("-keyout"),
-        ca_key.clone().into(),
-        s("-out"),
-        ca.clone().into(),
-    ]);
-    args.extend(["-days", "2", "-subj", "/CN=appmesh test CA"].map(s));
-    openssl(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
-    let mut args: Vec<std::ffi::OsString> = vec![s("req")];
-    args.extend(ec);
-    args.extend([
-        s("-keyout"),
-        key.clone().into(),
-        s("-out"),
-        csr.clone().into(),
-    ]);
-    args.extend(["-subj", "/CN=127.0.0.1"].map(s));
-    openssl(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
-    let args: Vec<std::ffi::OsString> = vec![
-        s("x509"),
-        s("-req"),
-        s("-in"),
-        csr.into(),
-        s("-CA"),
-        ca.clone().into(),
-        s("-CAkey"),
-        ca_key.into(),
-        s("-CAcreateserial"),
-        s("-out"),
-        cert.clone().into(),
-        s("-days"),
-        s("2"),
-        s("-extfile"),
-        ext.into(),
-    ];
-    openssl(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
-    [ca, cert, key]
+    let script = appmesh_acceptance::workspace_root().join("scripts/test-ca");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(dir)
+        .output()
+        .expect("run scripts/test-ca");
+    assert!(
+        out.status.success(),
+        "scripts/test-ca: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ["ca.crt", "server.crt", "server.key"].map(|name| dir.join(name))
 }
 
 #[test]

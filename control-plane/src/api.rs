@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::access::Identity;
 use crate::error::{ApiError, ErrorKind};
 use crate::gate::{Gate, Operation};
-use crate::service::{action_name, Container, Query, Service, Verb};
+use crate::service::{action_name, mesh_space, Container, Query, Service, Verb};
 
 const PREFIX: &str = "/v20190125";
 
@@ -222,10 +222,8 @@ fn operation(
     kind: Kind,
     key: Option<&ResourceKey>,
 ) -> Operation {
-    let space = match (&q.mesh_owner, kind) {
-        (Some(owner), k) if k != Kind::Mesh || verb != Verb::Create => owner.as_str(),
-        _ => caller.account.as_str(),
-    };
+    let own_only = kind == Kind::Mesh && matches!(verb, Verb::Create | Verb::List);
+    let space = mesh_space(caller, q, own_only);
     Operation {
         action: action_name(verb, kind),
         resource: key.map(|k| s.arn(space, k)),

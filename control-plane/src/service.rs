@@ -600,17 +600,15 @@ impl Service {
         query: &Query,
         own_only: bool,
     ) -> Result<Scope<'a>, ApiError> {
-        let space = match &query.mesh_owner {
-            Some(owner) if !own_only => {
-                reject(validate::validate(
-                    appmesh_model::common::ACCOUNT_ID,
-                    &json!(owner),
-                    &Path::root().key("meshOwner"),
-                ))?;
-                owner.clone()
-            }
-            _ => caller.account.clone(),
-        };
+        let space = mesh_space(caller, query, own_only);
+        if space != caller.account {
+            reject(validate::validate(
+                appmesh_model::common::ACCOUNT_ID,
+                &json!(space),
+                &Path::root().key("meshOwner"),
+            ))?;
+        }
+        let space = space.to_owned();
         Ok(Scope {
             caller,
             space,
@@ -767,6 +765,15 @@ impl Service {
             out.extend(meta.into_iter().filter(|(k, _)| k != "uid"));
         }
         Value::Object(out)
+    }
+}
+
+/// The account whose mesh a call addresses: `meshOwner` if given, except for calls that act
+/// in the caller's own account only (`own_only`: CreateMesh, ListMeshes).
+pub fn mesh_space<'a>(caller: &'a Identity, query: &'a Query, own_only: bool) -> &'a str {
+    match &query.mesh_owner {
+        Some(owner) if !own_only => owner,
+        _ => &caller.account,
     }
 }
 

@@ -15,82 +15,20 @@ use aws_sdk_appmesh::{Client, Config};
 use aws_smithy_http_client::tls;
 use common::{data_dir, ok, Server, ACCESS_KEY_ID, REGION, SECRET_KEY};
 
-/// (CA certificate, server certificate, server key) for 127.0.0.1.
+/// `scripts/test-ca`: (CA certificate, server certificate, server key) for 127.0.0.1.
 fn throwaway_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-ca");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .expect("run scripts/test-ca");
+    assert!(
+        out.status.success(),
+        "scripts/test-ca: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let p = |name: &str| dir.join(name);
-    std::fs::write(
-        p("san.ext"),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("write the extensions");
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=appmesh test CA",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-    ]);
     (p("ca.crt"), p("server.crt"), p("server.key"))
 }
 

@@ -367,21 +367,11 @@ class HttpResult:
 
 
 def throwaway_ca(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a server certificate it signed for 127.0.0.1 and localhost, made
-    with the openssl CLI: (CA certificate, server certificate, server key)."""
-    ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
-    key, csr, crt = directory / "server.key", directory / "server.csr", directory / "server.crt"
-    ext = directory / "san.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", str(ca_key), "-out", str(ca_crt), "-days", "2", "-subj", "/CN=appmesh test CA")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", str(key), "-out", str(csr), "-subj", "/CN=127.0.0.1")
-    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
-            "-CAcreateserial", "-out", str(crt), "-days", "2", "-extfile", str(ext))
-    return ca_crt, crt, key
+    """``scripts/test-ca``: a throw-away CA and a server certificate it signed for 127.0.0.1
+    and localhost: (CA certificate, server certificate, server key)."""
+    subprocess.run(["bash", str(REPO_ROOT / "scripts" / "test-ca"), str(directory)],
+                   check=True, capture_output=True, timeout=60)
+    return directory / "ca.crt", directory / "server.crt", directory / "server.key"
 
 
 def http_request(
