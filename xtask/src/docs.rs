@@ -13,7 +13,8 @@
 //! The result is deterministic: sorted, no timestamps, LF endings, one final newline.
 //!
 //! `--check` generates the same tree in memory and compares it with `docs/`; any stale,
-//! missing or extra file fails the check, with a diff excerpt of each stale one.
+//! missing or extra file fails the check, with a diff excerpt of each stale one. `docs/benchmarks/`
+//! holds the reports `scripts/bench` writes; this command leaves it alone.
 
 mod diff;
 mod include;
@@ -36,6 +37,10 @@ type Tree = BTreeMap<String, String>;
 
 /// The guide that pages' Import sections point to, when it exists.
 const IMPORT_GUIDE: &str = "importing-existing-meshes.md";
+
+/// The part of `docs/` that is not Registry documentation and not generated here: the
+/// benchmark reports that `scripts/bench` writes.
+const UNMANAGED: &str = "benchmarks/";
 
 /// How many diff lines `--check` shows per stale file.
 const DIFF_LINES: usize = 40;
@@ -405,6 +410,7 @@ fn read_tree(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
     if dir.is_dir() {
         walk(dir, "", &mut out)?;
     }
+    out.retain(|path, _| !path.starts_with(UNMANAGED));
     Ok(out)
 }
 
