@@ -363,12 +363,18 @@ async fn list_tags(
     .await
 }
 
+/// `GET /healthz`: whether the storage answers, and its newest committed revision (which
+/// grows by one with every transaction that changes a resource).
 async fn healthz(State(s): State<Service>) -> Response {
+    let revision = s.revision();
     let healthy = tokio::task::spawn_blocking(move || s.healthy())
         .await
         .unwrap_or(false);
     if healthy {
-        json_response(StatusCode::OK, r#"{"status":"ok"}"#.to_owned())
+        json_response(
+            StatusCode::OK,
+            format!(r#"{{"status":"ok","revision":{revision}}}"#),
+        )
     } else {
         ApiError::new(ErrorKind::ServiceUnavailable, "storage is not answering").into_response()
     }

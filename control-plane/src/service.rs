@@ -116,6 +116,17 @@ impl Service {
         self.store.healthy()
     }
 
+    /// The store's newest committed revision.
+    pub fn revision(&self) -> u64 {
+        self.store.feed().revision()
+    }
+
+    /// The store, for what watches its change feed.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Runs `work` in a read-write transaction, durable when this returns.
     fn transact<T>(
         &self,
         mut work: impl FnMut(&mut dyn Txn) -> Result<T, ApiError>,
@@ -126,6 +137,19 @@ impl Service {
             Ok(())
         })?;
         out.ok_or_else(|| ApiError::internal("transaction produced no result"))
+    }
+
+    /// Runs `work` on committed state.
+    fn read<T>(
+        &self,
+        mut work: impl FnMut(&mut dyn Txn) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut out = None;
+        self.store.read(&mut |txn| {
+            out = Some(work(txn)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| ApiError::internal("read produced no result"))
     }
 
     /// The ARN of `key` in the mesh owner's account `space`.
@@ -253,7 +277,7 @@ impl Service {
             &action_name(Verb::Describe, key.kind),
             &self.arn(&scope.space, key),
         )?;
-        self.transact(|txn| Ok(self.data(&scope.space, &self.find(txn, &scope, key)?, "ACTIVE")))
+        self.read(|txn| Ok(self.data(&scope.space, &self.find(txn, &scope, key)?, "ACTIVE")))
     }
 
     /// `Update<Kind>`: only the account that created a resource may change it, the mesh
@@ -374,7 +398,7 @@ impl Service {
             .as_deref()
             .map(|t| decode_token(t, kind, &token_scope))
             .transpose()?;
-        let (records, more) = self.transact(|txn| {
+        let (records, more) = self.read(|txn| {
             if kind == Kind::Mesh {
                 return self.mesh_page(txn, &scope, after.as_deref(), limit);
             }
@@ -562,7 +586,7 @@ impl Service {
             .as_deref()
             .map(|t| decode_token(t, key.kind, &token_scope))
             .transpose()?;
-        let record = self.transact(|txn| self.find(txn, &scope, &key))?;
+        let record = self.read(|txn| self.find(txn, &scope, &key))?;
         if record.owner != caller.account {
             return Err(not_yours(caller, &record, "list the tags of"));
         }

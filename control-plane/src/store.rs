@@ -1,8 +1,16 @@
-//! Storage behind a trait: records, the references between them, and client tokens.
+//! Storage behind a trait: records, the references between them, client tokens, and a
+//! change feed.
 //!
-//! Every service call runs inside one transaction ([`Store::transact`]), so the checks it
-//! makes (does the mesh exist, is the name free, does anything still point here) and the write
-//! that follows are atomic. The embedded default is [`sqlite::SqliteStore`].
+//! Every service call runs inside one transaction, so the checks it makes (does the mesh
+//! exist, is the name free, does anything still point here) and the write that follows are
+//! atomic. [`Store::transact`] writes: it returns once the transaction is durable, and
+//! concurrent writers may share one commit (group commit) but are never acknowledged before
+//! it. [`Store::read`] reads committed state only, in parallel with writers.
+//!
+//! Each transaction that changes records takes the next **revision** (1, 2, 3, ...; never
+//! skipped, never reused) and logs which records it changed; [`Store::changes_since`] reads
+//! that log and [`ChangeFeed`] wakes whoever waits for a revision. The embedded default is
+//! [`sqlite::SqliteStore`].
 
 pub mod sqlite;
 
@@ -106,15 +114,100 @@ pub trait Txn {
     ) -> Result<(), ApiError>;
 }
 
+/// One record's change, in the revision that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The revision of the transaction that made it.
+    pub revision: u64,
+    /// The account namespace of the record (its mesh owner).
+    pub space: String,
+    /// The record.
+    pub key: ResourceKey,
+    /// Whether it was deleted (else created or changed).
+    pub deleted: bool,
+}
+
+/// What changed after a revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// The newest committed revision.
+    pub revision: u64,
+    /// The changes after the asked revision, oldest first; with `complete == false`, the log
+    /// no longer reaches back that far and the reader must start from a full read.
+    pub changes: Vec<Change>,
+    /// Whether `changes` holds every change after the asked revision.
+    pub complete: bool,
+}
+
 /// Durable storage for the control plane.
 pub trait Store: Send + Sync + 'static {
-    /// Runs `work` in one transaction, committed (and durable) if it returns `Ok`, rolled
-    /// back otherwise.
+    /// Runs `work` in a read-write transaction, committed if it returns `Ok`, rolled back
+    /// otherwise. Returns only once the outcome is durable (the commit is on disk).
     fn transact(
         &self,
         work: &mut dyn FnMut(&mut dyn Txn) -> Result<(), ApiError>,
     ) -> Result<(), ApiError>;
 
+    /// Runs `work` on a snapshot of committed state; writes are refused.
+    fn read(
+        &self,
+        work: &mut dyn FnMut(&mut dyn Txn) -> Result<(), ApiError>,
+    ) -> Result<(), ApiError>;
+
+    /// The changes committed after `revision`, at most `limit` of them.
+    fn changes_since(&self, revision: u64, limit: usize) -> Result<Changes, ApiError>;
+
+    /// The feed that announces each committed revision.
+    fn feed(&self) -> &ChangeFeed;
+
     /// Whether the storage answers.
     fn healthy(&self) -> bool;
+}
+
+/// Announces committed revisions: the newest one, and a way to wait for the next.
+///
+/// A store publishes each revision once its transaction is durable (for a shared database,
+/// also when another replica's commit is announced), so a waiter never sees a revision whose
+/// changes it could not read.
+#[derive(Debug)]
+pub struct ChangeFeed {
+    sender: tokio::sync::watch::Sender<u64>,
+}
+
+impl ChangeFeed {
+    /// A feed starting at `revision`.
+    pub fn new(revision: u64) -> Self {
+        ChangeFeed {
+            sender: tokio::sync::watch::Sender::new(revision),
+        }
+    }
+
+    /// The newest revision published.
+    pub fn revision(&self) -> u64 {
+        *self.sender.borrow()
+    }
+
+    /// Publishes `revision` if it is newer than the last one.
+    pub fn publish(&self, revision: u64) {
+        self.sender.send_if_modified(|current| {
+            let newer = revision > *current;
+            if newer {
+                *current = revision;
+            }
+            newer
+        });
+    }
+
+    /// A receiver that wakes on every newer revision.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.sender.subscribe()
+    }
+
+    /// Waits until a revision after `revision` is published, at most `timeout`; returns the
+    /// newest revision either way.
+    pub async fn wait_past(&self, revision: u64, timeout: std::time::Duration) -> u64 {
+        let mut receiver = self.subscribe();
+        let _ = tokio::time::timeout(timeout, receiver.wait_for(|r| *r > revision)).await;
+        self.revision()
+    }
 }

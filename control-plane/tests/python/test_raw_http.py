@@ -70,9 +70,15 @@ def create_node(endpoint: str, name: str = VN_B, spec: dict | None = None) -> Ht
 # ---- process contract ------------------------------------------------------------------------
 
 
-def test_healthz(endpoint):
+def test_healthz_shows_the_revision_each_change_advances(endpoint):
     r = http_request(endpoint, "GET", "/healthz")
     assert r.status == 200, r
+    before = r.json()["revision"]
+    create_mesh(endpoint, "healthz-rev")
+    http_request(endpoint, "GET", f"{MESHES}/healthz-rev")  # a read takes no revision
+    assert http_request(endpoint, "DELETE", f"{MESHES}/healthz-rev").status == 200
+    after = http_request(endpoint, "GET", "/healthz").json()
+    assert after == {"status": "ok", "revision": before + 2}, after
 
 
 def test_ready_line_then_quiet_stdout(server):
