@@ -12,6 +12,7 @@
 //! that log and [`ChangeFeed`] wakes whoever waits for a revision. The embedded default is
 //! [`sqlite::SqliteStore`].
 
+mod sql;
 pub mod sqlite;
 
 use appmesh_model::{Kind, ResourceKey};

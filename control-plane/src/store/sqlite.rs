@@ -22,22 +22,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use appmesh_model::{Kind, ResourceKey};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, TransactionBehavior};
 
-use super::{Change, ChangeFeed, Changes, Record, Store, TokenRecord, Txn};
+use super::sql::{self, Arg, Cell, Db, SqlTxn};
+use super::{ChangeFeed, Changes, Store, Txn};
 use crate::error::ApiError;
-
-/// Client tokens are remembered this long (milliseconds).
-const TOKEN_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The most writers that share one commit; bounds a writer's wait under constant load.
 const MAX_BATCH: usize = 64;
-
-/// How many revisions the change log keeps; older ones are pruned every
-/// [`PRUNE_EVERY`] revisions. A reader further behind starts from a full read.
-const KEEP_REVISIONS: u64 = 10_000;
-const PRUNE_EVERY: u64 = 1_000;
 
 /// The schema version this build writes.
 const SCHEMA_VERSION: i64 = 3;
@@ -244,21 +236,12 @@ impl SqliteStore {
 
     /// Commits the open batch `batch` and tells its members.
     fn commit(&self, w: &mut Writer, batch: u64) {
-        let outcome = (|| -> rusqlite::Result<()> {
+        let outcome = (|| -> Result<(), ApiError> {
             if w.revision != w.durable {
-                w.conn
-                    .prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'revision'")?
-                    .execute(params![i64::try_from(w.revision).unwrap_or(i64::MAX)])?;
-                let pruned_up_to = w.revision / PRUNE_EVERY * PRUNE_EVERY;
-                if pruned_up_to > w.durable && pruned_up_to > KEEP_REVISIONS {
-                    w.conn
-                        .prepare_cached("DELETE FROM changes WHERE revision <= ?1")?
-                        .execute(params![
-                            i64::try_from(pruned_up_to - KEEP_REVISIONS).unwrap_or(0)
-                        ])?;
-                }
+                sql::advance_revision(&mut &w.conn, w.durable, w.revision)?;
             }
-            w.conn.execute_batch("COMMIT")
+            w.conn.execute_batch("COMMIT")?;
+            Ok(())
         })();
         w.open = None;
         w.members = 0;
@@ -356,7 +339,7 @@ impl Store for SqliteStore {
     ) -> Result<(), ApiError> {
         let conn = self.reader()?;
         conn.execute_batch("BEGIN DEFERRED")?;
-        let mut txn = SqliteTxn::new(&conn);
+        let mut txn = SqlTxn::new(&conn);
         let result = work(&mut txn);
         let ended = conn.execute_batch("COMMIT");
         if ended.is_ok() {
@@ -368,7 +351,7 @@ impl Store for SqliteStore {
     fn changes_since(&self, revision: u64, limit: usize) -> Result<Changes, ApiError> {
         let conn = self.reader()?;
         conn.execute_batch("BEGIN DEFERRED")?;
-        let result = read_changes(&conn, revision, limit);
+        let result = sql::read_changes(&mut &conn, revision, limit);
         if conn.execute_batch("COMMIT").is_ok() {
             lock(&self.readers).push(conn);
         }
@@ -399,11 +382,11 @@ fn run_member(
     work: &mut dyn FnMut(&mut dyn Txn) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
     w.conn.execute_batch("SAVEPOINT member")?;
-    let mut txn = SqliteTxn::new(&w.conn);
+    let mut txn = SqlTxn::new(&w.conn);
     let mut result = work(&mut txn);
     let changed = std::mem::take(&mut txn.changed);
     if result.is_ok() && !changed.is_empty() {
-        result = log_changes(&w.conn, w.revision + 1, &changed);
+        result = sql::log_changes(&mut &w.conn, w.revision + 1, &changed);
     }
     if result.is_ok() {
         w.conn.execute_batch("RELEASE member")?;
@@ -416,478 +399,49 @@ fn run_member(
     result
 }
 
-fn log_changes(
-    conn: &Connection,
-    revision: u64,
-    changed: &[(String, ResourceKey, bool)],
-) -> Result<(), ApiError> {
-    let mut insert = conn.prepare_cached(
-        "INSERT OR REPLACE INTO changes (revision, space, kind, mesh, parent, name, deleted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    let revision = i64::try_from(revision).map_err(ApiError::internal)?;
-    for (space, key, deleted) in changed {
-        insert.execute(params![
-            revision,
-            space,
-            key.kind.api_name(),
-            key.mesh,
-            parent_of(key),
-            key.name,
-            deleted
-        ])?;
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Arg::Text(s) => ValueRef::Text(s.as_bytes()),
+            Arg::Int(n) => ValueRef::Integer(n),
+        }))
     }
-    Ok(())
 }
 
-fn read_changes(conn: &Connection, revision: u64, limit: usize) -> Result<Changes, ApiError> {
-    let newest: i64 = conn.query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| {
-        r.get(0)
-    })?;
-    let oldest: Option<i64> =
-        conn.query_row("SELECT MIN(revision) FROM changes", [], |r| r.get(0))?;
-    let after = i64::try_from(revision).unwrap_or(i64::MAX);
-    // Complete when the log still holds the revision right after `revision` (or nothing
-    // happened since).
-    let complete = after >= newest || oldest.is_some_and(|o| o <= after + 1);
-    let mut changes = Vec::new();
-    if complete {
-        let rows = conn
-            .prepare_cached(
-                "SELECT revision, space, kind, mesh, parent, name, deleted FROM changes
-                 WHERE revision > ?1 AND revision <= ?2 ORDER BY revision, kind, mesh, parent, name LIMIT ?3",
-            )?
-            .query_map(
-                params![after, newest, i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, bool>(6)?,
-                    ))
-                },
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        for (rev, space, kind, mesh, parent, name, deleted) in rows {
-            changes.push(Change {
-                revision: u64::try_from(rev).unwrap_or(0),
-                space,
-                key: key_from(&kind, mesh, parent, name)?,
-                deleted,
-            });
+impl Db for &Connection {
+    fn execute(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<u64, ApiError> {
+        let changed = self
+            .prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(args))?;
+        Ok(u64::try_from(changed).unwrap_or(0))
+    }
+
+    fn query(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<Vec<Vec<Cell>>, ApiError> {
+        let mut statement = self.prepare_cached(sql)?;
+        let columns = statement.column_count();
+        let mut rows = statement.query(rusqlite::params_from_iter(args))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut cells = Vec::with_capacity(columns);
+            for i in 0..columns {
+                cells.push(match row.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => Cell::Null,
+                    rusqlite::types::ValueRef::Integer(n) => Cell::Int(n),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        Cell::Text(String::from_utf8_lossy(t).into_owned())
+                    }
+                    other => {
+                        return Err(ApiError::internal(format_args!(
+                            "storage: unexpected column type {:?}",
+                            other.data_type()
+                        )))
+                    }
+                });
+            }
+            out.push(cells);
         }
-    }
-    Ok(Changes {
-        revision: u64::try_from(newest).unwrap_or(0),
-        changes,
-        complete,
-    })
-}
-
-struct SqliteTxn<'a> {
-    conn: &'a Connection,
-    /// What this transaction changed: (space, key, deleted).
-    changed: Vec<(String, ResourceKey, bool)>,
-}
-
-impl<'a> SqliteTxn<'a> {
-    fn new(conn: &'a Connection) -> Self {
-        SqliteTxn {
-            conn,
-            changed: Vec::new(),
-        }
-    }
-
-    /// Adds `delta` to the count of `key`'s container.
-    fn recount(&self, space: &str, key: &ResourceKey, delta: i64) -> Result<(), ApiError> {
-        let (mesh, kind, parent) = count_slot(key);
-        self.conn
-            .prepare_cached(
-                "INSERT INTO counts (space, mesh, kind, parent, n) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (space, mesh, kind, parent) DO UPDATE SET n = n + excluded.n",
-            )?
-            .execute(params![space, mesh, kind, parent, delta])?;
-        Ok(())
-    }
-}
-
-/// The `counts` row a record of `key` is counted in.
-fn count_slot(key: &ResourceKey) -> (&str, &str, &str) {
-    let mesh = if key.kind == Kind::Mesh {
-        ""
-    } else {
-        key.mesh.as_str()
-    };
-    (mesh, key.kind.api_name(), parent_of(key))
-}
-
-fn kind_from(name: &str) -> Result<Kind, ApiError> {
-    Kind::ALL
-        .into_iter()
-        .find(|k| k.api_name() == name)
-        .ok_or_else(|| ApiError::internal(format_args!("unknown kind {name:?} in storage")))
-}
-
-fn key_from(
-    kind: &str,
-    mesh: String,
-    parent: String,
-    name: String,
-) -> Result<ResourceKey, ApiError> {
-    Ok(ResourceKey {
-        kind: kind_from(kind)?,
-        mesh,
-        parent: (!parent.is_empty()).then_some(parent),
-        name,
-    })
-}
-
-const RECORD_COLUMNS: &str =
-    "kind, mesh, parent, name, uid, version, created_ms, updated_ms, spec, tags, owner";
-
-fn record_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRecord> {
-    Ok(RawRecord {
-        kind: row.get(0)?,
-        mesh: row.get(1)?,
-        parent: row.get(2)?,
-        name: row.get(3)?,
-        uid: row.get(4)?,
-        version: row.get(5)?,
-        created_ms: row.get(6)?,
-        updated_ms: row.get(7)?,
-        spec: row.get(8)?,
-        tags: row.get(9)?,
-        owner: row.get(10)?,
-    })
-}
-
-struct RawRecord {
-    kind: String,
-    mesh: String,
-    parent: String,
-    name: String,
-    uid: String,
-    version: i64,
-    created_ms: i64,
-    updated_ms: i64,
-    spec: String,
-    tags: String,
-    owner: String,
-}
-
-impl RawRecord {
-    fn decode(self) -> Result<Record, ApiError> {
-        Ok(Record {
-            key: key_from(&self.kind, self.mesh, self.parent, self.name)?,
-            uid: self.uid,
-            version: self.version,
-            created_ms: self.created_ms,
-            updated_ms: self.updated_ms,
-            spec: serde_json::from_str(&self.spec).map_err(ApiError::internal)?,
-            tags: serde_json::from_str(&self.tags).map_err(ApiError::internal)?,
-            owner: self.owner,
-        })
-    }
-}
-
-fn parent_of(key: &ResourceKey) -> &str {
-    key.parent.as_deref().unwrap_or("")
-}
-
-impl Txn for SqliteTxn<'_> {
-    fn get(&mut self, space: &str, key: &ResourceKey) -> Result<Option<Record>, ApiError> {
-        let raw = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {RECORD_COLUMNS} FROM resources
-                 WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4"
-            ))?
-            .query_row(
-                params![
-                    key.mesh,
-                    key.kind.api_name(),
-                    parent_of(key),
-                    key.name,
-                    space
-                ],
-                record_from,
-            )
-            .optional()?;
-        raw.map(RawRecord::decode).transpose()
-    }
-
-    fn put(&mut self, space: &str, r: &Record, refs: &[ResourceKey]) -> Result<(), ApiError> {
-        let k = &r.key;
-        let spec = r.spec.to_string();
-        let tags = serde_json::to_string(&r.tags).map_err(ApiError::internal)?;
-        let updated = self
-            .conn
-            .prepare_cached(
-                "UPDATE resources SET uid = ?5, version = ?6, created_ms = ?7, updated_ms = ?8,
-                 spec = ?9, tags = ?10, owner = ?11
-                 WHERE space = ?12 AND mesh = ?2 AND kind = ?1 AND parent = ?3 AND name = ?4",
-            )?
-            .execute(params![
-                k.kind.api_name(),
-                k.mesh,
-                parent_of(k),
-                k.name,
-                r.uid,
-                r.version,
-                r.created_ms,
-                r.updated_ms,
-                spec,
-                tags,
-                r.owner,
-                space
-            ])?;
-        if updated == 0 {
-            self.conn
-                .prepare_cached(&format!(
-                    "INSERT INTO resources ({RECORD_COLUMNS}, space)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                ))?
-                .execute(params![
-                    k.kind.api_name(),
-                    k.mesh,
-                    parent_of(k),
-                    k.name,
-                    r.uid,
-                    r.version,
-                    r.created_ms,
-                    r.updated_ms,
-                    spec,
-                    tags,
-                    r.owner,
-                    space
-                ])?;
-            self.recount(space, k, 1)?;
-        }
-        self.changed.push((space.to_owned(), k.clone(), false));
-        self.conn
-            .prepare_cached(
-                "DELETE FROM refs
-                 WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
-            )?
-            .execute(params![
-                k.mesh,
-                k.kind.api_name(),
-                parent_of(k),
-                k.name,
-                space
-            ])?;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO refs (space, mesh, target_kind, target_name, kind, parent, name)
-             VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for target in refs {
-            insert.execute(params![
-                k.mesh,
-                target.kind.api_name(),
-                target.name,
-                k.kind.api_name(),
-                parent_of(k),
-                k.name,
-                space
-            ])?;
-        }
-        Ok(())
-    }
-
-    fn delete(&mut self, space: &str, k: &ResourceKey) -> Result<(), ApiError> {
-        let args = params![k.mesh, k.kind.api_name(), parent_of(k), k.name, space];
-        let removed = self
-            .conn
-            .prepare_cached(
-                "DELETE FROM resources
-                 WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
-            )?
-            .execute(args)?;
-        self.conn
-            .prepare_cached(
-                "DELETE FROM refs
-                 WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name = ?4",
-            )?
-            .execute(args)?;
-        if removed > 0 {
-            self.recount(space, k, -1)?;
-            self.changed.push((space.to_owned(), k.clone(), true));
-        }
-        Ok(())
-    }
-
-    fn list(
-        &mut self,
-        space: &str,
-        kind: Kind,
-        mesh: &str,
-        parent: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<Record>, ApiError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let after = after.unwrap_or("");
-        let rows = if kind == Kind::Mesh {
-            self.conn
-                .prepare_cached(&format!(
-                    "SELECT {RECORD_COLUMNS} FROM resources
-                     WHERE space = ?3 AND kind = 'Mesh' AND parent = '' AND name > ?1
-                     ORDER BY name LIMIT ?2"
-                ))?
-                .query_map(params![after, limit, space], record_from)?
-                .collect::<Result<Vec<_>, _>>()?
-        } else {
-            self.conn
-                .prepare_cached(&format!(
-                    "SELECT {RECORD_COLUMNS} FROM resources
-                     WHERE space = ?6 AND mesh = ?1 AND kind = ?2 AND parent = ?3 AND name > ?4
-                     ORDER BY name LIMIT ?5"
-                ))?
-                .query_map(
-                    params![
-                        mesh,
-                        kind.api_name(),
-                        parent.unwrap_or(""),
-                        after,
-                        limit,
-                        space
-                    ],
-                    record_from,
-                )?
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        rows.into_iter().map(RawRecord::decode).collect()
-    }
-
-    fn count(
-        &mut self,
-        space: &str,
-        kind: Kind,
-        mesh: &str,
-        parent: Option<&str>,
-    ) -> Result<usize, ApiError> {
-        let mesh = if kind == Kind::Mesh { "" } else { mesh };
-        let n: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT n FROM counts WHERE space = ?1 AND mesh = ?2 AND kind = ?3 AND parent = ?4",
-            )?
-            .query_row(
-                params![space, mesh, kind.api_name(), parent.unwrap_or("")],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(n.map_or(0, |n| usize::try_from(n).unwrap_or(0)))
-    }
-
-    fn children(
-        &mut self,
-        space: &str,
-        parent: &ResourceKey,
-        limit: usize,
-    ) -> Result<Vec<ResourceKey>, ApiError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows: Vec<(String, String, String, String)> = if parent.kind == Kind::Mesh {
-            self.conn
-                .prepare_cached(
-                    "SELECT kind, mesh, parent, name FROM resources
-                     WHERE space = ?3 AND mesh = ?1 AND kind != 'Mesh'
-                     ORDER BY kind, parent, name LIMIT ?2",
-                )?
-                .query_map(params![parent.mesh, limit, space], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
-                .collect::<Result<_, _>>()?
-        } else {
-            let Some(child) = Kind::ALL
-                .into_iter()
-                .find(|k| k.parent() == Some(parent.kind))
-            else {
-                return Ok(Vec::new());
-            };
-            self.conn
-                .prepare_cached(
-                    "SELECT kind, mesh, parent, name FROM resources
-                     WHERE space = ?5 AND mesh = ?1 AND kind = ?2 AND parent = ?3
-                     ORDER BY name LIMIT ?4",
-                )?
-                .query_map(
-                    params![parent.mesh, child.api_name(), parent.name, limit, space],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )?
-                .collect::<Result<_, _>>()?
-        };
-        rows.into_iter()
-            .map(|(k, m, p, n)| key_from(&k, m, p, n))
-            .collect()
-    }
-
-    fn referrers(
-        &mut self,
-        space: &str,
-        target: &ResourceKey,
-        limit: usize,
-    ) -> Result<Vec<ResourceKey>, ApiError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows: Vec<(String, String, String, String)> = self
-            .conn
-            .prepare_cached(
-                "SELECT kind, mesh, parent, name FROM refs
-                 WHERE space = ?5 AND mesh = ?1 AND target_kind = ?2 AND target_name = ?3
-                 ORDER BY kind, parent, name LIMIT ?4",
-            )?
-            .query_map(
-                params![
-                    target.mesh,
-                    target.kind.api_name(),
-                    target.name,
-                    limit,
-                    space
-                ],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?
-            .collect::<Result<_, _>>()?;
-        rows.into_iter()
-            .map(|(k, m, p, n)| key_from(&k, m, p, n))
-            .collect()
-    }
-
-    fn token(&mut self, scope: &str, token: &str) -> Result<Option<TokenRecord>, ApiError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT fingerprint, response FROM client_tokens WHERE scope = ?1 AND token = ?2",
-            )?
-            .query_row(params![scope, token], |r| {
-                Ok(TokenRecord {
-                    fingerprint: r.get(0)?,
-                    response: r.get(1)?,
-                })
-            })
-            .optional()?)
-    }
-
-    fn put_token(
-        &mut self,
-        scope: &str,
-        token: &str,
-        record: &TokenRecord,
-        now_ms: i64,
-    ) -> Result<(), ApiError> {
-        self.conn
-            .prepare_cached("DELETE FROM client_tokens WHERE created_ms < ?1")?
-            .execute(params![now_ms - TOKEN_TTL_MS])?;
-        self.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO client_tokens (scope, token, fingerprint, response, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![scope, token, record.fingerprint, record.response, now_ms])?;
-        Ok(())
+        Ok(out)
     }
 }
 
@@ -896,6 +450,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use appmesh_model::Kind;
 
     /// The tables of schema version 2, as that release wrote them.
     const SCHEMA_V2: &str = "
