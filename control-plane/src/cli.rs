@@ -15,7 +15,9 @@ use crate::audit::AuditLog;
 use crate::config::{ConfigFile, Quotas, Settings};
 use crate::gate::Gate;
 use crate::service::Service;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
 
 /// A self-hosted App Mesh control plane.
 #[derive(Debug, Parser)]
@@ -41,6 +43,15 @@ pub struct ServeArgs {
     /// Directory of the embedded database; created if missing.
     #[arg(long, env = "APPMESH_DATA_DIR", default_value = "appmesh-data")]
     pub data_dir: PathBuf,
+    /// Keep the data in PostgreSQL instead of the embedded database: a `postgres://` URL
+    /// (`postgres://user:password@host:5432/dbname`). Several servers on one database
+    /// serve the same meshes. --data-dir still holds the STS signing key.
+    #[arg(long, env = "APPMESH_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
+    /// The PostgreSQL schema to keep the tables in (created if missing); one database can
+    /// hold several independent control planes. Default: public.
+    #[arg(long, env = "APPMESH_DATABASE_SCHEMA", requires = "database")]
+    pub database_schema: Option<String>,
     /// The region written into ARNs.
     #[arg(long, env = "APPMESH_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -174,15 +185,28 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map(AuditLog::open)
         .transpose()?
         .map(Arc::new);
-    let store = SqliteStore::open(&args.data_dir, &settings.account_id)
-        .with_context(|| format!("opening the data directory {}", args.data_dir.display()))?;
+    let store: Arc<dyn Store> = match &args.database {
+        Some(url) => {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                anyhow::bail!("--database must be a postgres:// URL");
+            }
+            Arc::new(PostgresStore::open(url, args.database_schema.as_deref())?)
+        }
+        None => Arc::new(
+            SqliteStore::open(&args.data_dir, &settings.account_id).with_context(|| {
+                format!("opening the data directory {}", args.data_dir.display())
+            })?,
+        ),
+    };
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let sts_key = crate::sts::StsKey::load_or_create(&args.data_dir)
         .with_context(|| format!("the STS key in {}", args.data_dir.display()))?;
     let gate = Gate::new(access.clone(), &settings.region, &settings.account_id)
         .insecure(args.insecure_dev)
         .audit(audit.clone())
         .sts_key(sts_key);
-    let service = Service::new(Arc::new(store), settings.clone(), access.clone());
+    let service = Service::new(store, settings.clone(), access.clone());
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::listener::acceptor(cert, key)?),
         _ => None,

@@ -168,6 +168,19 @@ impl From<rusqlite::Error> for ApiError {
     }
 }
 
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.is_closed() {
+            tracing::error!(error = %e, "storage: the database connection is closed");
+            return ApiError::new(
+                ErrorKind::ServiceUnavailable,
+                "The storage is not answering; try again.",
+            );
+        }
+        ApiError::internal(format_args!("storage: {e}"))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "message": self.message }).to_string();

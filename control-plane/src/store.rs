@@ -12,6 +12,7 @@
 //! that log and [`ChangeFeed`] wakes whoever waits for a revision. The embedded default is
 //! [`sqlite::SqliteStore`].
 
+pub mod postgres;
 mod sql;
 pub mod sqlite;
 
@@ -163,6 +164,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the storage answers.
     fn healthy(&self) -> bool;
+
+    /// How many commits (log flushes) it has made since it opened, where it shares one
+    /// among concurrent writers and counts them (SQLite's group commit).
+    fn commits(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Announces committed revisions: the newest one, and a way to wait for the next.

@@ -1,8 +1,10 @@
 //! In-process tests of the HTTP surface: the router driven as a tower service over a real
-//! SQLite store in a temporary directory. They cover the rules the AWS clients cannot reach
+//! SQLite store in a temporary directory (or a schema of the test PostgreSQL). They cover the rules the AWS clients cannot reach
 //! (botocore checks some inputs before sending) and the exact wire details.
 
 #![allow(clippy::unwrap_used)]
+
+mod common;
 
 use std::sync::Arc;
 
@@ -11,7 +13,6 @@ use appmesh_control_plane::config::Settings;
 use appmesh_control_plane::gate::Gate;
 use appmesh_control_plane::service::Service;
 use appmesh_control_plane::sigv4::Signer;
-use appmesh_control_plane::store::sqlite::SqliteStore;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
@@ -39,7 +40,7 @@ impl Api {
 
     fn with(settings: Settings) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), &settings.account_id).unwrap();
+        let store = common::open_store(dir.path(), &settings.account_id);
         let keys = format!(
             "[[keys]]\naccess_key_id = \"{KEY}\"\nsecret_access_key = \"{SECRET}\"\naccount = \"{}\"\nprincipal = \"tests\"\n",
             settings.account_id
@@ -48,7 +49,7 @@ impl Api {
             Access::parse(&keys, std::path::Path::new(".")).unwrap(),
         ));
         let gate = Gate::new(access.clone(), &settings.region, &settings.account_id);
-        let service = Service::new(Arc::new(store), settings, access);
+        let service = Service::new(store, settings, access);
         let router = appmesh_control_plane::api::app(service, Arc::new(gate));
         Api { router, _dir: dir }
     }

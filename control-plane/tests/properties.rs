@@ -13,13 +13,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 
 use appmesh_control_plane::access::{Access, AccessHandle};
 use appmesh_control_plane::config::Settings;
 use appmesh_control_plane::gate::Gate;
 use appmesh_control_plane::service::Service;
-use appmesh_control_plane::store::sqlite::SqliteStore;
 use appmesh_model::shape::Shape;
 use appmesh_model::{rules, validate, Kind, Path, Spec};
 use axum::body::Body;
@@ -293,10 +294,10 @@ impl Api {
     fn new() -> Api {
         let dir = tempfile::tempdir().unwrap();
         let settings = Settings::default();
-        let store = SqliteStore::open(dir.path(), &settings.account_id).unwrap();
+        let store = common::open_store(dir.path(), &settings.account_id);
         let access = Arc::new(AccessHandle::fixed(Access::default()));
         let gate = Gate::new(access.clone(), &settings.region, &settings.account_id).insecure(true);
-        let service = Service::new(Arc::new(store), settings, access);
+        let service = Service::new(store, settings, access);
         let router = appmesh_control_plane::api::app(service, Arc::new(gate));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

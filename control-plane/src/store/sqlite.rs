@@ -228,12 +228,6 @@ impl SqliteStore {
         })
     }
 
-    /// How many commits (fsyncs of the log) this store has made since it opened; with
-    /// concurrent writers, fewer than the transactions.
-    pub fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
-    }
-
     /// Commits the open batch `batch` and tells its members.
     fn commit(&self, w: &mut Writer, batch: u64) {
         let outcome = (|| -> Result<(), ApiError> {
@@ -360,6 +354,10 @@ impl Store for SqliteStore {
 
     fn feed(&self) -> &ChangeFeed {
         &self.feed
+    }
+
+    fn commits(&self) -> Option<u64> {
+        Some(self.commits.load(Ordering::Relaxed))
     }
 
     fn healthy(&self) -> bool {

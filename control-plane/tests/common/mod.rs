@@ -38,6 +38,51 @@ pub(crate) const OTHER_ACCESS_KEY_ID: &str = "AKIDTESTCONSUMER";
 /// Its secret.
 pub(crate) const OTHER_SECRET_KEY: &str = "consumer-secret-key";
 
+/// The PostgreSQL server to run the tests against instead of the embedded SQLite
+/// (`APPMESH_TEST_POSTGRES`, a `postgres://` URL), if any: `scripts/test --postgres` starts
+/// one and sets it.
+pub(crate) fn test_postgres() -> Option<String> {
+    std::env::var("APPMESH_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The PostgreSQL schema that stands for the data directory `dir`: each test's store is
+/// its own, and a restart on the same directory finds the same data.
+pub(crate) fn schema_for(dir: &Path) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("t_{hex}")
+}
+
+/// The server arguments that put `data_dir`'s data in the test PostgreSQL, if there is one.
+pub(crate) fn database_args(data_dir: &Path) -> Vec<String> {
+    match test_postgres() {
+        Some(url) => vec![
+            "--database".to_owned(),
+            url,
+            "--database-schema".to_owned(),
+            schema_for(data_dir),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// The store for `dir`: SQLite in it, or its schema in the test PostgreSQL.
+pub(crate) fn open_store(
+    dir: &Path,
+    account: &str,
+) -> std::sync::Arc<dyn appmesh_control_plane::store::Store> {
+    use appmesh_control_plane::store::{postgres::PostgresStore, sqlite::SqliteStore};
+    match test_postgres() {
+        Some(url) => std::sync::Arc::new(
+            PostgresStore::open(&url, Some(&schema_for(dir))).expect("open the test PostgreSQL"),
+        ),
+        None => std::sync::Arc::new(SqliteStore::open(dir, account).expect("open SQLite")),
+    }
+}
+
 /// The access file test servers start with unless a test gives its own.
 pub(crate) fn access_file_text() -> String {
     format!(
@@ -130,6 +175,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--region", REGION, "--account-id", ACCOUNT_ID])
+            .args(database_args(data_dir))
             .args(&access)
             .args(extra_args)
             .stdin(Stdio::null())
