@@ -86,6 +86,27 @@ impl ControlPlane {
             args.extend(["--access-file".to_owned(), path.display().to_string()]);
         }
 
+        if let Some(url) = test_postgres() {
+            // Its own schema in the test PostgreSQL, named after the unique directory.
+            let unique = dir
+                .path()
+                .file_name()
+                .unwrap_or_default()
+                .as_encoded_bytes();
+            let hex: String = unique
+                .iter()
+                .rev()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            args.extend([
+                "--database".to_owned(),
+                url,
+                "--database-schema".to_owned(),
+                format!("t_{hex}"),
+            ]);
+        }
+
         let mut child = Command::new(&bin)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
@@ -175,4 +196,12 @@ impl Drop for ControlPlane {
             }
         }
     }
+}
+
+/// The PostgreSQL server the control planes keep their data in instead of SQLite
+/// (`APPMESH_TEST_POSTGRES`, set by `scripts/test --postgres`), if any.
+pub fn test_postgres() -> Option<String> {
+    std::env::var("APPMESH_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
 }

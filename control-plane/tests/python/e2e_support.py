@@ -12,6 +12,7 @@ The server binary is taken from ``APPMESH_CONTROL_PLANE_BIN`` if set, otherwise 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import queue
@@ -115,6 +116,12 @@ class ControlPlane:
         ]
         for name, value in (quotas or {}).items():
             args += ["--quota", f"{name}={value}"]
+        postgres = os.environ.get("APPMESH_TEST_POSTGRES")
+        if postgres:
+            # The data directory's own schema in the test PostgreSQL (a restart on the same
+            # directory finds the same data).
+            schema = "t_" + hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:16]
+            args += ["--database", postgres, "--database-schema", schema]
         extra_args = list(extra_args)
         if "--access-file" not in extra_args and "--insecure-dev" not in extra_args:
             self.access_file = Path(self._tmp.name) / "access.toml"
