@@ -221,7 +221,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, data_dir = %args.data_dir.display(), region = %settings.region,
             accounts = ?access.current().accounts(), "serving the App Mesh API");
-        tokio::spawn(watch_files(access, audit));
+        // SIGHUP's handler is in place before the ready line: a reload signal sent right
+        // after it must not find the default action (terminate) still installed.
+        // The same for SIGTERM and SIGINT: a graceful stop right after start.
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        tokio::spawn(watch_files(access, audit, hup));
+        let stop = shutdown_signal();
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut stdout = std::io::stdout().lock();
         writeln!(
@@ -231,7 +236,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stdout.flush()?;
         drop(stdout);
         let app = crate::api::app(service, Arc::new(gate));
-        crate::listener::serve(listener, tls, app, shutdown_signal()).await?;
+        crate::listener::serve(listener, tls, app, stop).await?;
         tracing::info!("stopped");
         anyhow::Ok(())
     })
@@ -239,9 +244,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Reloads the access file and reopens the audit log on SIGHUP, and checks both once a
 /// second for changes made without one.
-async fn watch_files(access: Arc<AccessHandle>, audit: Option<Arc<AuditLog>>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hup = signal(SignalKind::hangup()).ok();
+async fn watch_files(
+    access: Arc<AccessHandle>,
+    audit: Option<Arc<AuditLog>>,
+    mut hup: Option<tokio::signal::unix::Signal>,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         let forced = tokio::select! {
@@ -262,17 +269,18 @@ async fn watch_files(access: Arc<AccessHandle>, audit: Option<Arc<AuditLog>>) {
     }
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now; the future ends at the first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the server runs until killed.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
-        _ = int.recv() => tracing::info!("SIGINT: finishing in-flight requests"),
+    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            // Without signal handlers the server runs until killed.
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
+            _ = int.recv() => tracing::info!("SIGINT: finishing in-flight requests"),
+        }
     }
 }
