@@ -43,8 +43,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_appmesh::error::{DisplayErrorContext, SdkError};
 use aws_sdk_appmesh::types::{
-    Backend, DnsServiceDiscovery, Listener, PortMapping, PortProtocol, ServiceDiscovery,
-    VirtualNodeData, VirtualNodeSpec, VirtualServiceBackend,
+    Backend, PortProtocol, VirtualNodeData, VirtualNodeSpec, VirtualServiceBackend,
 };
 use aws_sdk_appmesh::Client;
 use common::{ok, Server};
@@ -98,24 +97,7 @@ impl Sig {
     }
 
     fn spec(&self) -> VirtualNodeSpec {
-        VirtualNodeSpec::builder()
-            .listeners(
-                Listener::builder()
-                    .port_mapping(
-                        PortMapping::builder()
-                            .port(self.port)
-                            .protocol(PortProtocol::Http)
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            )
-            .service_discovery(ServiceDiscovery::Dns(
-                DnsServiceDiscovery::builder()
-                    .hostname(&self.host)
-                    .build()
-                    .unwrap(),
-            ))
+        common::http_node(self.port, &self.host)
             .backends(Backend::VirtualService(
                 VirtualServiceBackend::builder()
                     .virtual_service_name(&self.backend)

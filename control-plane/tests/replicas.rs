@@ -16,34 +16,14 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_appmesh::types::{
-    DnsServiceDiscovery, Listener, PortMapping, PortProtocol, ServiceDiscovery, VirtualNodeSpec,
-};
+use aws_sdk_appmesh::types::VirtualNodeSpec;
 use common::{client, data_dir, Server};
 
 const MESH: &str = "replicated";
 const NAMES: usize = 500;
 
 fn spec(port: i32) -> VirtualNodeSpec {
-    VirtualNodeSpec::builder()
-        .listeners(
-            Listener::builder()
-                .port_mapping(
-                    PortMapping::builder()
-                        .port(port)
-                        .protocol(PortProtocol::Http)
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .service_discovery(ServiceDiscovery::Dns(
-            DnsServiceDiscovery::builder()
-                .hostname("node.apps.local")
-                .build()
-                .unwrap(),
-        ))
-        .build()
+    common::http_node(port, "node.apps.local").build()
 }
 
 /// The `revision` a server's `/healthz` reports.

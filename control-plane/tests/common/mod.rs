@@ -555,3 +555,31 @@ pub(crate) fn gateway_spec() -> aws_sdk_appmesh::types::VirtualGatewaySpec {
         .build()
         .unwrap()
 }
+
+/// A virtual node spec with one HTTP listener on `port` and DNS discovery at `host`.
+pub(crate) fn http_node(
+    port: i32,
+    host: &str,
+) -> aws_sdk_appmesh::types::builders::VirtualNodeSpecBuilder {
+    use aws_sdk_appmesh::types::{
+        DnsServiceDiscovery, Listener, PortMapping, PortProtocol, ServiceDiscovery, VirtualNodeSpec,
+    };
+    VirtualNodeSpec::builder()
+        .listeners(
+            Listener::builder()
+                .port_mapping(
+                    PortMapping::builder()
+                        .port(port)
+                        .protocol(PortProtocol::Http)
+                        .build()
+                        .expect("port and protocol are set"),
+                )
+                .build(),
+        )
+        .service_discovery(ServiceDiscovery::Dns(
+            DnsServiceDiscovery::builder()
+                .hostname(host)
+                .build()
+                .expect("hostname is set"),
+        ))
+}
