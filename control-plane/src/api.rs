@@ -174,8 +174,9 @@ fn body(bytes: &Bytes) -> Result<Value, ApiError> {
 }
 
 /// Runs a service call on what the request parsed into, off the async threads (storage
-/// waits on fsync), and renders its answer; a parse failure is answered as it is. The
-/// operation is left on the response for the audit log.
+/// waits on fsync), and renders its answer; a parse failure is answered as it is. Reads of
+/// a store whose reads are local run in place: handing them to a blocking thread and back
+/// cost more than the read. The operation is left on the response for the audit log.
 async fn run<T, F>(
     service: Service,
     op: Operation,
@@ -188,11 +189,15 @@ where
 {
     let mut response = match parsed {
         Ok(input) => {
-            let answer = tokio::task::spawn_blocking(move || call(&service, input))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(ApiError::internal(format_args!("request task failed: {e}")))
-                });
+            let answer = if !op.mutating && service.reads_are_local() {
+                call(&service, input)
+            } else {
+                tokio::task::spawn_blocking(move || call(&service, input))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(ApiError::internal(format_args!("request task failed: {e}")))
+                    })
+            };
             match answer {
                 Ok(value) => json_response(StatusCode::OK, value.to_string()),
                 Err(e) => e.into_response(),

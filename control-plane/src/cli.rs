@@ -272,7 +272,10 @@ async fn watch_files(
 /// Installs the SIGTERM and SIGINT handlers now; the future ends at the first of them.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    let handlers = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    );
     async move {
         let (Ok(mut term), Ok(mut int)) = handlers else {
             // Without signal handlers the server runs until killed.

@@ -121,6 +121,11 @@ impl Service {
         self.store.feed().revision()
     }
 
+    /// Whether reads may run on an async thread (see [`Store::reads_are_local`]).
+    pub fn reads_are_local(&self) -> bool {
+        self.store.reads_are_local()
+    }
+
     /// The store, for what watches its change feed.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

@@ -165,6 +165,13 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the storage answers.
     fn healthy(&self) -> bool;
 
+    /// Whether a read only touches local files and memory, never waiting for the network
+    /// or for a writer, so that it may run on an async thread instead of being handed to a
+    /// blocking one (two thread switches per request).
+    fn reads_are_local(&self) -> bool {
+        false
+    }
+
     /// How many commits (log flushes) it has made since it opened, where it shares one
     /// among concurrent writers and counts them (SQLite's group commit).
     fn commits(&self) -> Option<u64> {

@@ -356,6 +356,11 @@ impl Store for SqliteStore {
         &self.feed
     }
 
+    fn reads_are_local(&self) -> bool {
+        // WAL readers see the last commit without taking the writer's lock.
+        true
+    }
+
     fn commits(&self) -> Option<u64> {
         Some(self.commits.load(Ordering::Relaxed))
     }
