@@ -58,7 +58,7 @@ fn expand_object(
 ) -> Json {
     let mut out = Map::new();
     for f in fields(shape) {
-        let wire = f.api.wire_name();
+        let wire = &f.wire;
         let p = path.key(wire.as_ref());
         let v = match obj.get(f.name.as_ref()) {
             None | Some(ValueAny::Null) => continue,
@@ -107,7 +107,7 @@ fn expand_object(
             },
         };
         if let Some(json) = json {
-            out.insert(wire.into_owned(), json);
+            out.insert(wire.to_string(), json);
         }
     }
     Json::Object(out)
@@ -149,7 +149,7 @@ pub fn flatten(shape: &'static Shape, json: Option<&Json>) -> ValueAny {
 fn flatten_object(shape: &'static Shape, obj: &Map<String, Json>) -> ValueAny {
     let mut out = BTreeMap::new();
     for f in fields(shape) {
-        let j = obj.get(f.api.wire_name().as_ref()).filter(|j| !j.is_null());
+        let j = obj.get(f.wire.as_ref()).filter(|j| !j.is_null());
         let value = match f.form {
             Form::Single(inner) => flatten(inner, j),
             Form::Repeated { item, .. } => ValueAny::List(
@@ -184,7 +184,7 @@ fn flatten_object(shape: &'static Shape, obj: &Map<String, Json>) -> ValueAny {
                 None => ValueAny::Null,
             },
         };
-        out.insert(f.name.into_owned(), value);
+        out.insert(f.name.to_string(), value);
     }
     ValueAny::Map(out)
 }
@@ -235,7 +235,7 @@ fn each_attribute(
                 Form::Single(inner) | Form::Repeated { item: inner, .. } => {
                     each_attribute(inner, v, visit)
                 }
-                _ => visit(&f, v),
+                _ => visit(f, v),
             }
         }
     }
@@ -329,16 +329,13 @@ pub fn tf_path(shape: &'static Shape, api: &Path) -> (AttributePath, String) {
     let mut shape = shape;
     while let Some(step) = steps.next() {
         let Step::Key(wire) = step else { break };
-        let Some(f) = fields(shape)
-            .into_iter()
-            .find(|f| f.api.wire_name() == wire.as_str())
-        else {
+        let Some(f) = fields(shape).iter().find(|f| f.wire == wire.as_str()) else {
             break;
         };
         text.push('.');
         text.push_str(&f.name);
         if addressable {
-            at = at.attribute(f.name.into_owned());
+            at = at.attribute(f.name.to_string());
         }
         match f.form {
             Form::Single(inner) => {
@@ -382,7 +379,7 @@ pub fn tf_path(shape: &'static Shape, api: &Path) -> (AttributePath, String) {
 pub fn tf_words(shape: &'static Shape, text: &str) -> String {
     fn collect(shape: &'static Shape, names: &mut BTreeMap<String, String>) {
         for f in fields(shape) {
-            names.insert(f.api.wire_name().into_owned(), f.name.clone().into_owned());
+            names.insert(f.wire.to_string(), f.name.to_string());
             match f.form {
                 Form::Single(inner) | Form::Repeated { item: inner, .. } => collect(inner, names),
                 _ => {}

@@ -9,6 +9,8 @@
 //! blocks, sets where order carries no meaning, a map for Cloud Map attributes, and defaults.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 
 use appmesh_model::shape::{Member, Shape};
 use appmesh_model::Kind;
@@ -197,6 +199,8 @@ pub enum Form {
 pub struct Field {
     /// The API member.
     pub api: &'static Member,
+    /// The member's name on the wire (`f.api.wire_name()`, worked out once).
+    pub wire: Cow<'static, str>,
     /// The Terraform name.
     pub name: Cow<'static, str>,
     /// Its form.
@@ -210,7 +214,27 @@ pub struct Field {
 }
 
 /// The Terraform fields of a structure or union shape.
-pub fn fields(shape: &'static Shape) -> Vec<Field> {
+///
+/// Worked out once per shape and kept: every conversion of every value (expand, flatten,
+/// normalise, defaults) walks these, for every resource on every plan, read and apply, and
+/// deriving them (snake and wire names, a search of [`TWEAKS`]) allocated on each walk.
+pub fn fields(shape: &'static Shape) -> &'static [Field] {
+    type Cache = HashMap<usize, &'static [Field]>;
+    static CACHE: OnceLock<RwLock<Cache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(RwLock::default);
+    // Shapes are statics: the address names one for the life of the process.
+    let key = std::ptr::from_ref(shape) as usize;
+    if let Some(found) = cache.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return found;
+    }
+    let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
+    // One leaked slice per shape: a fixed, small amount for the life of the process.
+    cache
+        .entry(key)
+        .or_insert_with(|| Vec::leak(derive_fields(shape)))
+}
+
+fn derive_fields(shape: &'static Shape) -> Vec<Field> {
     let owner = shape_name(shape);
     shape
         .members()
@@ -227,6 +251,7 @@ pub fn fields(shape: &'static Shape) -> Vec<Field> {
                 .map_or_else(|| Cow::Owned(snake(m.rust_name)), Cow::Borrowed);
             Field {
                 api: m,
+                wire,
                 name,
                 form: form(m.shape, &tweak),
                 default: tweak.default,

@@ -325,12 +325,12 @@ pub fn block(shape: &'static Shape) -> Block {
     let mut attributes = HashMap::new();
     let mut blocks = HashMap::new();
     for field in fields(shape) {
-        let doc = Description::markdown(field_doc(&field, shape));
+        let doc = Description::markdown(field_doc(field, shape));
         match field.form {
             Form::Single(inner) => {
                 let mut b = block(inner);
                 b.description = doc;
-                blocks.insert(field.name.into_owned(), NestedBlock::Optional(b));
+                blocks.insert(field.name.to_string(), NestedBlock::Optional(b));
             }
             Form::Repeated { item, set } => {
                 let mut b = block(item);
@@ -340,7 +340,7 @@ pub fn block(shape: &'static Shape) -> Block {
                 } else {
                     NestedBlock::List(b)
                 };
-                blocks.insert(field.name.into_owned(), nested);
+                blocks.insert(field.name.to_string(), nested);
             }
             form => {
                 let attr_type = match form {
@@ -362,7 +362,7 @@ pub fn block(shape: &'static Shape) -> Block {
                 };
                 let mut a = attribute(attr_type, constraint, "");
                 a.description = doc;
-                attributes.insert(field.name.into_owned(), a);
+                attributes.insert(field.name.to_string(), a);
             }
         }
     }

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, Result};
 use base64::Engine;
-use futures::TryFutureExt;
+use futures::{StreamExt, TryFutureExt};
 use rcgen::{BasicConstraints, IsCa};
 use time::ext::NumericalDuration;
 use tokio::try_join;
@@ -210,6 +210,17 @@ pub async fn serve_dynamic(name: String, provider: Box<dyn DynamicProvider>) -> 
     }
 
     let tls_config = TlsConfig::new()?;
+
+    // Terraform's connection must not wait on Nagle's algorithm: tonic answers an RPC in
+    // several small writes (HTTP/2 headers, data, trailers, each a TLS record), and with
+    // Nagle the later ones wait for the ACK of the first, which the Go client delays by
+    // ~40 ms. tonic's own `tcp_nodelay` only applies to listeners it binds itself.
+    let tcp_stream = tcp_stream.map(|accepted| {
+        if let Ok(stream) = &accepted {
+            _ = stream.set_nodelay(true);
+        }
+        accepted
+    });
 
     let serve = tls_config
         .builder()?

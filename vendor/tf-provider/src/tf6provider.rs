@@ -26,6 +26,23 @@ use crate::server::Server;
 use crate::tfplugin6 as tf;
 use crate::utils::{CollectDiagnostics, OptionExpand};
 
+/// What this server supports beyond the protocol's minimum, the same in GetMetadata and
+/// GetProviderSchema:
+/// - `plan_destroy`: PlanResourceChange is called for destroys too (a null proposed state,
+///   answered with a null planned state; see `plan_resource_change`).
+/// - `get_provider_schema_optional`: schemas are fixed when the server starts (`Server::new`)
+///   and never depend on configuration, so Terraform may reuse the schema it already fetched
+///   for this provider instead of calling GetProviderSchema on every provider instance it
+///   starts (Terraform keeps a per-process cache keyed by provider address).
+/// - `move_resource_state`: MoveResourceState reaches `Resource::move_state`.
+fn server_capabilities() -> tf::ServerCapabilities {
+    tf::ServerCapabilities {
+        plan_destroy: true,
+        get_provider_schema_optional: true,
+        move_resource_state: true,
+    }
+}
+
 #[tonic::async_trait]
 impl tf::provider_server::Provider for Arc<Server> {
     async fn get_metadata(
@@ -52,11 +69,7 @@ impl tf::provider_server::Provider for Arc<Server> {
             .map(|name| tf::get_metadata::FunctionMetadata { name: name.clone() })
             .collect();
         Ok(tonic::Response::new(tf::get_metadata::Response {
-            server_capabilities: Some(tf::ServerCapabilities {
-                plan_destroy: true,
-                get_provider_schema_optional: false,
-                move_resource_state: true,
-            }),
+            server_capabilities: Some(server_capabilities()),
             diagnostics: self.init_diags.clone().into(),
             data_sources,
             resources,
@@ -91,11 +104,7 @@ impl tf::provider_server::Provider for Arc<Server> {
             data_source_schemas: data_sources,
             diagnostics: self.init_diags.clone().into(),
             provider_meta: meta_schema,
-            server_capabilities: Some(tf::ServerCapabilities {
-                plan_destroy: true,
-                get_provider_schema_optional: false,
-                move_resource_state: true,
-            }),
+            server_capabilities: Some(server_capabilities()),
             functions,
         }))
     }

@@ -50,7 +50,7 @@ pub enum Value<T> {
     Unknown,
 }
 
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(untagged)]
 pub enum ValueAny {
     String(String),
@@ -62,6 +62,90 @@ pub enum ValueAny {
     Null,
     #[serde(with = "serde_unknown")]
     Unknown,
+}
+
+// Patched (see PATCHED.md): `ValueAny` used to derive `Deserialize` with `#[serde(untagged)]`,
+// which buffers every value into serde's `Content` tree and then tries the variants in order,
+// formatting an error message for each one that does not fit, at every level of every
+// configuration, plan and state the provider receives. This visitor takes the one variant
+// the input says it is, and accepts and refuses exactly what the derived code did: integers
+// that fit an i64, strings (and UTF-8 bytes), booleans, sequences, string-keyed maps, nil,
+// and any msgpack extension (Terraform's unknown value) as `Unknown`; floats, larger
+// integers and other bytes are refused with the derived code's message.
+const NO_VARIANT: &str = "data did not match any variant of untagged enum ValueAny";
+
+impl<'de> Deserialize<'de> for ValueAny {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueAnyVisitor)
+    }
+}
+
+struct ValueAnyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ValueAnyVisitor {
+    type Value = ValueAny;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Terraform value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ValueAny, E> {
+        Ok(ValueAny::Bool(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ValueAny, E> {
+        Ok(ValueAny::Number(v))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ValueAny, E> {
+        i64::try_from(v)
+            .map(ValueAny::Number)
+            .map_err(|_| E::custom(NO_VARIANT))
+    }
+    fn visit_f64<E: serde::de::Error>(self, _v: f64) -> Result<ValueAny, E> {
+        Err(E::custom(NO_VARIANT))
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ValueAny, E> {
+        Ok(ValueAny::String(v.to_owned()))
+    }
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<ValueAny, E> {
+        Ok(ValueAny::String(v))
+    }
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ValueAny, E> {
+        std::str::from_utf8(v)
+            .map(|s| ValueAny::String(s.to_owned()))
+            .map_err(|_| E::custom(NO_VARIANT))
+    }
+    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<ValueAny, E> {
+        String::from_utf8(v)
+            .map(ValueAny::String)
+            .map_err(|_| E::custom(NO_VARIANT))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<ValueAny, E> {
+        Ok(ValueAny::Null)
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<ValueAny, E> {
+        Ok(ValueAny::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ValueAny, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(ValueAny::List(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ValueAny, A::Error> {
+        let mut items = BTreeMap::new();
+        while let Some((k, v)) = map.next_entry::<String, ValueAny>()? {
+            items.insert(k, v);
+        }
+        Ok(ValueAny::Map(items))
+    }
+    /// A msgpack extension (rmp-serde hands it over as a newtype of `(type, data)`): the
+    /// derived code read any of them as `Unknown`.
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<ValueAny, D::Error> {
+        <(i8, serde_bytes::ByteBuf)>::deserialize(deserializer).map(|_| ValueAny::Unknown)
+    }
 }
 
 impl ValueAny {
@@ -1567,3 +1651,119 @@ impl<A> DoubleEndedIterator for IntoIter<A> {
 impl<A> ExactSizeIterator for IntoIter<A> {}
 
 impl<A> FusedIterator for IntoIter<A> {}
+
+/// The patched `ValueAny` decoder against the derived one it replaces (see PATCHED.md).
+#[cfg(test)]
+mod value_any_decoding {
+    use super::*;
+
+    /// `ValueAny` as the release declared it.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Derived {
+        String(String),
+        Number(i64),
+        Bool(bool),
+        List(Vec<Derived>),
+        Map(BTreeMap<String, Derived>),
+        Null,
+        #[serde(with = "serde_unknown")]
+        Unknown,
+    }
+
+    impl From<Derived> for ValueAny {
+        fn from(d: Derived) -> ValueAny {
+            match d {
+                Derived::String(s) => ValueAny::String(s),
+                Derived::Number(n) => ValueAny::Number(n),
+                Derived::Bool(b) => ValueAny::Bool(b),
+                Derived::List(l) => ValueAny::List(l.into_iter().map(Into::into).collect()),
+                Derived::Map(m) => ValueAny::Map(m.into_iter().map(|(k, v)| (k, v.into())).collect()),
+                Derived::Null => ValueAny::Null,
+                Derived::Unknown => ValueAny::Unknown,
+            }
+        }
+    }
+
+    fn both_msgpack(bytes: &[u8]) -> (Result<ValueAny, String>, Result<ValueAny, String>) {
+        (
+            rmp_serde::from_slice::<ValueAny>(bytes).map_err(|e| e.to_string()),
+            rmp_serde::from_slice::<Derived>(bytes)
+                .map(Into::into)
+                .map_err(|e| e.to_string()),
+        )
+    }
+
+    fn both_json(text: &str) -> (Result<ValueAny, String>, Result<ValueAny, String>) {
+        (
+            serde_json::from_str::<ValueAny>(text).map_err(|e| e.to_string()),
+            serde_json::from_str::<Derived>(text)
+                .map(Into::into)
+                .map_err(|e| e.to_string()),
+        )
+    }
+
+    fn sample() -> ValueAny {
+        let mut inner = BTreeMap::new();
+        inner.insert("port".to_owned(), ValueAny::Number(8080));
+        inner.insert("protocol".to_owned(), ValueAny::String("http".to_owned()));
+        inner.insert("unknown".to_owned(), ValueAny::Unknown);
+        inner.insert("null".to_owned(), ValueAny::Null);
+        inner.insert("flag".to_owned(), ValueAny::Bool(true));
+        inner.insert("negative".to_owned(), ValueAny::Number(-3));
+        inner.insert("big".to_owned(), ValueAny::Number(i64::MAX));
+        inner.insert("empty".to_owned(), ValueAny::List(vec![]));
+        let mut top = BTreeMap::new();
+        top.insert(
+            "spec".to_owned(),
+            ValueAny::List(vec![ValueAny::Map(inner), ValueAny::Unknown]),
+        );
+        top.insert("tags".to_owned(), ValueAny::Map(BTreeMap::new()));
+        ValueAny::Map(top)
+    }
+
+    #[test]
+    fn msgpack_decodes_as_the_derived_code_did() {
+        let encoded = rmp_serde::to_vec_named(&sample()).expect("encodes");
+        let (new, old) = both_msgpack(&encoded);
+        assert_eq!(new.as_ref().ok(), Some(&sample()));
+        assert_eq!(new, old);
+        // nil, a float, a u64 beyond i64, bin (UTF-8 and not), ext 0 and a refined unknown
+        // (ext 12 with a payload), a map with an integer key.
+        for bytes in [
+            &[0xc0][..],
+            &[0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0],
+            &[0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            &[0xc4, 0x02, b'o', b'k'],
+            &[0xc4, 0x02, 0xff, 0xfe],
+            &[0xd4, 0x00, 0x00],
+            &[0xc7, 0x03, 0x0c, 0x81, 0x01, 0xc3],
+            &[0x81, 0x01, 0xc0],
+            &[0x92, 0x01, 0xd4, 0x00, 0x00],
+        ] {
+            let (new, old) = both_msgpack(bytes);
+            assert_eq!(new.is_ok(), old.is_ok(), "{bytes:x?}: {new:?} / {old:?}");
+            if new.is_ok() {
+                assert_eq!(new, old, "{bytes:x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn json_decodes_as_the_derived_code_did() {
+        for text in [
+            r#"{"a": [1, "x", true, null, {"b": []}], "c": {}, "d": -7}"#,
+            "null",
+            "1.5",
+            "18446744073709551615",
+            r#"["\u00e9", 9223372036854775807]"#,
+        ] {
+            let (new, old) = both_json(text);
+            match (&new, &old) {
+                // The derived message names its own enum; serde_json adds the position.
+                (Err(n), Err(_)) => assert!(n.starts_with(NO_VARIANT), "{text}: {n}"),
+                _ => assert_eq!(new, old, "{text}"),
+            }
+        }
+    }
+}
