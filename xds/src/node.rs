@@ -1,0 +1,616 @@
+//! A virtual node's proxy: its ingress listener in front of the local application, its egress
+//! listener towards its backends, and the clusters and routes both need.
+//!
+//! Where App Mesh relied on the platform, the translation does what works without it:
+//! - App Mesh redirected the application's ports to the ingress listener with iptables and
+//!   chose the filter chain by the original destination port. The chains still match on it
+//!   (with the `original_dst` listener filter), and the first listener's chain is also the
+//!   listener's default, so a client that connects to the ingress port directly (several
+//!   proxies on one host, no redirect) reaches the first listener.
+//! - The egress listener answers requests by `Host`: one virtual host per backend virtual
+//!   service, with domains `<service>` and `<service>:<port>` for each port of its provider.
+//! - The `ALLOW_ALL` egress filter adds a last virtual host (`*`) to an `ORIGINAL_DST`
+//!   cluster, which forwards to where the application meant to go when iptables redirected it
+//!   here. `DROP_ALL` leaves it out: Envoy answers 404 for any other host.
+
+use std::collections::BTreeMap;
+
+use appmesh_model::common::{HealthCheckPolicy, IpPreference, PortProtocol};
+use appmesh_model::mesh::EgressFilterType;
+use appmesh_model::route::{RouteSpec, WeightedTarget};
+use appmesh_model::virtual_node::{
+    Backend, DnsResponseType, Listener as ApiListener, ListenerTimeout,
+    OutlierDetection as ApiOutlier, ServiceDiscovery, VirtualNodeConnectionPool, VirtualNodeSpec,
+};
+use appmesh_model::virtual_service::VirtualServiceProvider;
+use envoy_types::pb::envoy::config::cluster::v3::{
+    circuit_breakers, cluster, CircuitBreakers, Cluster, OutlierDetection,
+};
+use envoy_types::pb::envoy::config::core::v3::{health_check, HealthCheck, TrafficDirection};
+use envoy_types::pb::envoy::config::endpoint::v3::{
+    lb_endpoint, ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints,
+};
+use envoy_types::pb::envoy::config::listener::v3::{
+    filter, listener_filter, Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter,
+};
+use envoy_types::pb::envoy::config::route::v3::{
+    route, route_action, weighted_cluster, Route, RouteAction, RouteConfiguration, RouteMatch,
+    VirtualHost, WeightedCluster,
+};
+use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
+use envoy_types::pb::envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    http_connection_manager, http_filter, HttpConnectionManager, HttpFilter, Rds,
+};
+use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{tcp_proxy, TcpProxy};
+
+use crate::envoy::{self, Typed};
+use crate::names::{self, Direction};
+use crate::route as routes;
+use crate::{MeshSnapshot, Proxy, Resources};
+
+/// How long Envoy waits to connect to the local application.
+const INGRESS_CONNECT_TIMEOUT_MS: i64 = 250;
+/// How long Envoy waits to connect to a backend.
+const EGRESS_CONNECT_TIMEOUT_MS: i64 = 1000;
+/// App Mesh's circuit-breaker limits: effectively none.
+const UNLIMITED: u32 = 2_147_483_647;
+
+/// The configuration of the proxy of virtual node `spec`.
+pub fn translate(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec) -> Resources {
+    let mut out = Out::default();
+    ingress(mesh, proxy, spec, &mut out);
+    egress(mesh, proxy, spec, &mut out);
+    out.finish()
+}
+
+/// Resources gathered by name, so that a cluster two routes share is built once.
+#[derive(Default)]
+struct Out {
+    listeners: Vec<Listener>,
+    clusters: BTreeMap<String, Cluster>,
+    routes: Vec<RouteConfiguration>,
+    endpoints: BTreeMap<String, ClusterLoadAssignment>,
+}
+
+impl Out {
+    fn finish(self) -> Resources {
+        let mut r = Resources {
+            listeners: self.listeners,
+            clusters: self.clusters.into_values().collect(),
+            routes: self.routes,
+            endpoints: self.endpoints.into_values().collect(),
+        };
+        r.listeners.sort_by(|a, b| a.name.cmp(&b.name));
+        r.routes.sort_by(|a, b| a.name.cmp(&b.name));
+        r
+    }
+}
+
+// === Ingress ===
+
+fn ingress(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec, out: &mut Out) {
+    let listeners = spec.listeners.as_deref().unwrap_or_default();
+    if listeners.is_empty() {
+        return;
+    }
+    let mut chains = Vec::new();
+    for l in listeners {
+        let (port, protocol) = (l.port_mapping.port, l.port_mapping.protocol);
+        let cluster_name =
+            names::cluster(Direction::Ingress, &mesh.name, &proxy.name, protocol, port);
+        out.clusters
+            .insert(cluster_name.clone(), ingress_cluster(&cluster_name, l));
+        let filter = if protocol == PortProtocol::Tcp {
+            tcp_filter("ingress", &cluster_name, tcp_idle(l))
+        } else {
+            let rds = names::route_config(Direction::Ingress, protocol, port.into());
+            out.routes.push(RouteConfiguration {
+                name: rds.clone(),
+                virtual_hosts: vec![VirtualHost {
+                    name: proxy.name.clone(),
+                    domains: vec!["*".into()],
+                    routes: vec![Route {
+                        r#match: Some(prefix("/")),
+                        action: Some(route::Action::Route(RouteAction {
+                            cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(
+                                cluster_name,
+                            )),
+                            timeout: Some(routes::request_timeout(listener_per_request(l))),
+                            idle_timeout: listener_idle(l).map(envoy::api_duration),
+                            ..Default::default()
+                        })),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+            http_filter_of("ingress", &rds)
+        };
+        chains.push(FilterChain {
+            name: format!("{}_{port}", names::protocol(protocol)),
+            filter_chain_match: Some(FilterChainMatch {
+                destination_port: envoy::uint32(port as u32),
+                ..Default::default()
+            }),
+            filters: vec![filter],
+            ..Default::default()
+        });
+    }
+    let default_chain = chains.first().map(|c| FilterChain {
+        filter_chain_match: None,
+        ..c.clone()
+    });
+    out.listeners.push(Listener {
+        name: names::listener(Direction::Ingress, proxy.ingress_port),
+        address: Some(envoy::socket("0.0.0.0", proxy.ingress_port)),
+        traffic_direction: TrafficDirection::Inbound as i32,
+        listener_filters: vec![ListenerFilter {
+            name: "envoy.filters.listener.original_dst".into(),
+            config_type: Some(listener_filter::ConfigType::TypedConfig(
+                OriginalDst {}.to_any(),
+            )),
+            ..Default::default()
+        }],
+        filter_chains: chains,
+        default_filter_chain: default_chain,
+        ..Default::default()
+    });
+}
+
+fn ingress_cluster(name: &str, l: &ApiListener) -> Cluster {
+    let (port, protocol) = (l.port_mapping.port, l.port_mapping.protocol);
+    let mut c = cluster_base(name, protocol, INGRESS_CONNECT_TIMEOUT_MS);
+    c.cluster_discovery_type = Some(cluster::ClusterDiscoveryType::Type(
+        cluster::DiscoveryType::Static as i32,
+    ));
+    c.load_assignment = Some(load_assignment(name, "127.0.0.1", port as u32));
+    if let Some(pool) = &l.connection_pool {
+        c.circuit_breakers = Some(pool_limits(pool));
+    }
+    if let Some(hc) = &l.health_check {
+        c.health_checks = vec![health_check(hc)];
+    }
+    c
+}
+
+fn listener_per_request(l: &ApiListener) -> Option<&appmesh_model::common::Duration> {
+    match l.timeout.as_ref()? {
+        ListenerTimeout::Http(t) | ListenerTimeout::Http2(t) => t.per_request.as_ref(),
+        ListenerTimeout::Grpc(t) => t.per_request.as_ref(),
+        ListenerTimeout::Tcp(_) => None,
+    }
+}
+
+fn listener_idle(l: &ApiListener) -> Option<&appmesh_model::common::Duration> {
+    match l.timeout.as_ref()? {
+        ListenerTimeout::Http(t) | ListenerTimeout::Http2(t) => t.idle.as_ref(),
+        ListenerTimeout::Grpc(t) => t.idle.as_ref(),
+        ListenerTimeout::Tcp(t) => t.idle.as_ref(),
+    }
+}
+
+fn tcp_idle(l: &ApiListener) -> Option<&appmesh_model::common::Duration> {
+    listener_idle(l)
+}
+
+fn pool_limits(pool: &VirtualNodeConnectionPool) -> CircuitBreakers {
+    let mut t = unlimited_thresholds();
+    let at_most = |n: i32| envoy::uint32(n.max(1) as u32);
+    match pool {
+        VirtualNodeConnectionPool::Http(p) => {
+            t.max_connections = at_most(p.max_connections);
+            if let Some(pending) = p.max_pending_requests {
+                t.max_pending_requests = at_most(pending);
+            }
+        }
+        VirtualNodeConnectionPool::Http2(p) => t.max_requests = at_most(p.max_requests),
+        VirtualNodeConnectionPool::Grpc(p) => t.max_requests = at_most(p.max_requests),
+        VirtualNodeConnectionPool::Tcp(p) => t.max_connections = at_most(p.max_connections),
+    }
+    CircuitBreakers {
+        thresholds: vec![t],
+        ..Default::default()
+    }
+}
+
+fn health_check(p: &HealthCheckPolicy) -> HealthCheck {
+    let checker = match p.protocol {
+        PortProtocol::Tcp => health_check::HealthChecker::TcpHealthCheck(Default::default()),
+        PortProtocol::Grpc => health_check::HealthChecker::GrpcHealthCheck(Default::default()),
+        PortProtocol::Http | PortProtocol::Http2 => {
+            health_check::HealthChecker::HttpHealthCheck(health_check::HttpHealthCheck {
+                path: p.path.clone().unwrap_or_else(|| "/".into()),
+                ..Default::default()
+            })
+        }
+    };
+    HealthCheck {
+        timeout: Some(envoy::millis(p.timeout_millis)),
+        interval: Some(envoy::millis(p.interval_millis)),
+        unhealthy_threshold: envoy::uint32(p.unhealthy_threshold as u32),
+        healthy_threshold: envoy::uint32(p.healthy_threshold as u32),
+        health_checker: Some(checker),
+        ..Default::default()
+    }
+}
+
+// === Egress ===
+
+fn egress(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec, out: &mut Out) {
+    let mut hosts = Vec::new();
+    for backend in spec.backends.iter().flatten() {
+        let Backend::VirtualService(b) = backend;
+        if let Some(host) = backend_host(mesh, &b.virtual_service_name, out) {
+            hosts.push(host);
+        }
+    }
+    hosts.sort_by(|a, b| a.name.cmp(&b.name));
+    let allow_all = mesh
+        .spec
+        .egress_filter
+        .as_ref()
+        .is_some_and(|f| f.r#type == EgressFilterType::AllowAll);
+    if allow_all {
+        let name = names::allow_all_cluster(&mesh.name);
+        let mut c = cluster_base(&name, PortProtocol::Http, EGRESS_CONNECT_TIMEOUT_MS);
+        c.cluster_discovery_type = Some(cluster::ClusterDiscoveryType::Type(
+            cluster::DiscoveryType::OriginalDst as i32,
+        ));
+        c.lb_policy = cluster::LbPolicy::ClusterProvided as i32;
+        out.clusters.insert(name.clone(), c);
+        hosts.push(VirtualHost {
+            name: "allow_all".into(),
+            domains: vec!["*".into()],
+            routes: vec![Route {
+                r#match: Some(prefix("/")),
+                action: Some(route::Action::Route(RouteAction {
+                    cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(name)),
+                    timeout: Some(routes::request_timeout(None)),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+    }
+    let rds = names::route_config(
+        Direction::Egress,
+        PortProtocol::Http,
+        proxy.egress_port.into(),
+    );
+    out.routes.push(RouteConfiguration {
+        name: rds.clone(),
+        virtual_hosts: hosts,
+        ..Default::default()
+    });
+    out.listeners.push(Listener {
+        name: names::listener(Direction::Egress, proxy.egress_port),
+        address: Some(envoy::socket("0.0.0.0", proxy.egress_port)),
+        traffic_direction: TrafficDirection::Outbound as i32,
+        filter_chains: vec![FilterChain {
+            filters: vec![http_filter_of("egress", &rds)],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+}
+
+/// The virtual host of one backend virtual service, or none when the service does not exist
+/// or has no provider to send to.
+fn backend_host(mesh: &MeshSnapshot, service: &str, out: &mut Out) -> Option<VirtualHost> {
+    let provider = mesh.virtual_services.get(service)?.provider.as_ref()?;
+    let (ports, routes): (Vec<i32>, Vec<Route>) = match provider {
+        VirtualServiceProvider::VirtualNode(p) => {
+            let target = mesh.virtual_nodes.get(&p.virtual_node_name)?;
+            let listeners = target.listeners.as_deref().unwrap_or_default();
+            let first = listeners.first()?;
+            let cluster = egress_cluster(mesh, &p.virtual_node_name, first, out);
+            let route = Route {
+                r#match: Some(prefix("/")),
+                action: Some(route::Action::Route(RouteAction {
+                    cluster_specifier: Some(route_action::ClusterSpecifier::Cluster(cluster)),
+                    timeout: Some(routes::request_timeout(None)),
+                    retry_policy: Some(routes::default_retry(
+                        first.port_mapping.protocol == PortProtocol::Grpc,
+                    )),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            };
+            (
+                listeners.iter().map(|l| l.port_mapping.port).collect(),
+                vec![route],
+            )
+        }
+        VirtualServiceProvider::VirtualRouter(p) => {
+            let router = mesh.virtual_routers.get(&p.virtual_router_name)?;
+            let ports = router
+                .listeners
+                .iter()
+                .flatten()
+                .map(|l| l.port_mapping.port)
+                .collect();
+            let mut specs: Vec<(&String, &RouteSpec)> = mesh
+                .routes
+                .get(&p.virtual_router_name)
+                .into_iter()
+                .flatten()
+                .collect();
+            // App Mesh matches routes by priority, 0 first; routes without one come last.
+            specs.sort_by_key(|(name, r)| (r.priority.unwrap_or(i32::MAX), name.as_str()));
+            let routes = specs
+                .into_iter()
+                .filter_map(|(name, r)| router_route(mesh, name, r, out))
+                .collect();
+            (ports, routes)
+        }
+    };
+    let mut domains = vec![service.to_string()];
+    domains.extend(ports.iter().map(|p| format!("{service}:{p}")));
+    Some(VirtualHost {
+        name: service.to_string(),
+        domains,
+        routes,
+        ..Default::default()
+    })
+}
+
+/// One route of a virtual router, or none for a TCP route (which the HTTP egress listener
+/// cannot carry) or a route none of whose targets can be reached.
+fn router_route(mesh: &MeshSnapshot, name: &str, r: &RouteSpec, out: &mut Out) -> Option<Route> {
+    let (matched, retry, timeout, idle, grpc) =
+        if let Some(h) = r.http_route.as_ref().or(r.http2_route.as_ref()) {
+            (
+                routes::http_match(&h.r#match),
+                h.retry_policy.as_ref().map(routes::http_retry),
+                h.timeout.as_ref().and_then(|t| t.per_request.as_ref()),
+                h.timeout.as_ref().and_then(|t| t.idle.as_ref()),
+                false,
+            )
+        } else if let Some(g) = &r.grpc_route {
+            (
+                routes::grpc_match(&g.r#match),
+                g.retry_policy.as_ref().map(routes::grpc_retry),
+                g.timeout.as_ref().and_then(|t| t.per_request.as_ref()),
+                g.timeout.as_ref().and_then(|t| t.idle.as_ref()),
+                true,
+            )
+        } else {
+            return None;
+        };
+    let clusters = weighted(mesh, r.weighted_targets(), out);
+    if clusters
+        .iter()
+        .all(|c| c.weight.as_ref().is_none_or(|w| w.value == 0))
+    {
+        return None;
+    }
+    Some(Route {
+        name: name.to_string(),
+        r#match: Some(matched),
+        action: Some(route::Action::Route(RouteAction {
+            cluster_specifier: Some(route_action::ClusterSpecifier::WeightedClusters(
+                WeightedCluster {
+                    clusters,
+                    ..Default::default()
+                },
+            )),
+            timeout: Some(routes::request_timeout(timeout)),
+            idle_timeout: idle.map(envoy::api_duration),
+            retry_policy: Some(retry.unwrap_or_else(|| routes::default_retry(grpc))),
+            ..Default::default()
+        })),
+        ..Default::default()
+    })
+}
+
+fn weighted(
+    mesh: &MeshSnapshot,
+    targets: &[WeightedTarget],
+    out: &mut Out,
+) -> Vec<weighted_cluster::ClusterWeight> {
+    targets
+        .iter()
+        .filter_map(|t| {
+            let node = mesh.virtual_nodes.get(&t.virtual_node)?;
+            let listeners = node.listeners.as_deref().unwrap_or_default();
+            let listener = match t.port {
+                Some(port) => listeners.iter().find(|l| l.port_mapping.port == port)?,
+                None => listeners.first()?,
+            };
+            Some(weighted_cluster::ClusterWeight {
+                name: egress_cluster(mesh, &t.virtual_node, listener, out),
+                weight: envoy::uint32(t.weight.max(0) as u32),
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
+/// The cluster of a backend node's listener, built once; returns its name.
+fn egress_cluster(mesh: &MeshSnapshot, node: &str, l: &ApiListener, out: &mut Out) -> String {
+    let (port, protocol) = (l.port_mapping.port, l.port_mapping.protocol);
+    let name = names::cluster(Direction::Egress, &mesh.name, node, protocol, port);
+    if out.clusters.contains_key(&name) {
+        return name;
+    }
+    let mut c = cluster_base(&name, protocol, EGRESS_CONNECT_TIMEOUT_MS);
+    if let Some(o) = &l.outlier_detection {
+        c.outlier_detection = Some(outlier(o));
+    }
+    let discovery = mesh
+        .virtual_nodes
+        .get(node)
+        .and_then(|n| n.service_discovery.as_ref());
+    let mesh_preference = mesh
+        .spec
+        .service_discovery
+        .as_ref()
+        .and_then(|d| d.ip_preference);
+    match discovery {
+        Some(ServiceDiscovery::Dns(dns)) => {
+            let kind = match dns.response_type {
+                Some(DnsResponseType::Endpoints) => cluster::DiscoveryType::StrictDns,
+                Some(DnsResponseType::LoadBalancer) | None => cluster::DiscoveryType::LogicalDns,
+            };
+            c.cluster_discovery_type = Some(cluster::ClusterDiscoveryType::Type(kind as i32));
+            c.dns_lookup_family = lookup_family(dns.ip_preference.or(mesh_preference)) as i32;
+            c.load_assignment = Some(load_assignment(&name, &dns.hostname, port as u32));
+        }
+        Some(ServiceDiscovery::AwsCloudMap(_)) => {
+            // Endpoints come over EDS; AWS Cloud Map is gone, so none are known yet.
+            c.cluster_discovery_type = Some(cluster::ClusterDiscoveryType::Type(
+                cluster::DiscoveryType::Eds as i32,
+            ));
+            c.eds_cluster_config = Some(cluster::EdsClusterConfig {
+                eds_config: Some(envoy::ads()),
+                service_name: String::new(),
+            });
+            out.endpoints.insert(
+                name.clone(),
+                ClusterLoadAssignment {
+                    cluster_name: name.clone(),
+                    ..Default::default()
+                },
+            );
+        }
+        None => {
+            // Nothing to send to: a static cluster without endpoints answers 503.
+            c.cluster_discovery_type = Some(cluster::ClusterDiscoveryType::Type(
+                cluster::DiscoveryType::Static as i32,
+            ));
+            c.load_assignment = Some(ClusterLoadAssignment {
+                cluster_name: name.clone(),
+                ..Default::default()
+            });
+        }
+    }
+    out.clusters.insert(name.clone(), c);
+    name
+}
+
+fn outlier(o: &ApiOutlier) -> OutlierDetection {
+    OutlierDetection {
+        consecutive_5xx: envoy::uint32(u32::try_from(o.max_server_errors).unwrap_or(u32::MAX)),
+        interval: Some(envoy::api_duration(&o.interval)),
+        base_ejection_time: Some(envoy::api_duration(&o.base_ejection_duration)),
+        max_ejection_percent: envoy::uint32(o.max_ejection_percent as u32),
+        enforcing_consecutive_5xx: envoy::uint32(100),
+        ..Default::default()
+    }
+}
+
+fn lookup_family(p: Option<IpPreference>) -> cluster::DnsLookupFamily {
+    use cluster::DnsLookupFamily as F;
+    match p {
+        None | Some(IpPreference::Ipv4Preferred) => F::V4Preferred,
+        Some(IpPreference::Ipv6Preferred) => F::Auto,
+        Some(IpPreference::Ipv4Only) => F::V4Only,
+        Some(IpPreference::Ipv6Only) => F::V6Only,
+    }
+}
+
+// === Shared pieces ===
+
+fn cluster_base(name: &str, protocol: PortProtocol, connect_timeout_ms: i64) -> Cluster {
+    let mut c = Cluster {
+        name: name.to_string(),
+        connect_timeout: Some(envoy::millis(connect_timeout_ms)),
+        circuit_breakers: Some(CircuitBreakers {
+            thresholds: vec![unlimited_thresholds()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    if matches!(protocol, PortProtocol::Http2 | PortProtocol::Grpc) {
+        c.typed_extension_protocol_options.insert(
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions".into(),
+            envoy::http2_upstream(),
+        );
+    }
+    c
+}
+
+fn unlimited_thresholds() -> circuit_breakers::Thresholds {
+    circuit_breakers::Thresholds {
+        max_connections: envoy::uint32(UNLIMITED),
+        max_pending_requests: envoy::uint32(UNLIMITED),
+        max_requests: envoy::uint32(UNLIMITED),
+        max_retries: envoy::uint32(UNLIMITED),
+        ..Default::default()
+    }
+}
+
+fn load_assignment(cluster: &str, host: &str, port: u32) -> ClusterLoadAssignment {
+    ClusterLoadAssignment {
+        cluster_name: cluster.to_string(),
+        endpoints: vec![LocalityLbEndpoints {
+            lb_endpoints: vec![LbEndpoint {
+                host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
+                    address: Some(envoy::socket(host, port)),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn prefix(p: &str) -> RouteMatch {
+    RouteMatch {
+        path_specifier: Some(
+            envoy_types::pb::envoy::config::route::v3::route_match::PathSpecifier::Prefix(p.into()),
+        ),
+        ..Default::default()
+    }
+}
+
+/// An HTTP connection manager that takes its routes from RDS `rds`.
+fn http_filter_of(stat_prefix: &str, rds: &str) -> Filter {
+    let hcm = HttpConnectionManager {
+        stat_prefix: stat_prefix.to_string(),
+        route_specifier: Some(http_connection_manager::RouteSpecifier::Rds(Rds {
+            config_source: Some(envoy::ads()),
+            route_config_name: rds.to_string(),
+        })),
+        http_filters: vec![HttpFilter {
+            name: "envoy.filters.http.router".into(),
+            config_type: Some(http_filter::ConfigType::TypedConfig(
+                Router::default().to_any(),
+            )),
+            ..Default::default()
+        }],
+        upgrade_configs: vec![http_connection_manager::UpgradeConfig {
+            upgrade_type: "websocket".into(),
+            ..Default::default()
+        }],
+        normalize_path: Some(envoy_types::pb::google::protobuf::BoolValue { value: true }),
+        merge_slashes: true,
+        ..Default::default()
+    };
+    Filter {
+        name: "envoy.filters.network.http_connection_manager".into(),
+        config_type: Some(filter::ConfigType::TypedConfig(hcm.to_any())),
+    }
+}
+
+fn tcp_filter(
+    stat_prefix: &str,
+    cluster: &str,
+    idle: Option<&appmesh_model::common::Duration>,
+) -> Filter {
+    let proxy = TcpProxy {
+        stat_prefix: stat_prefix.to_string(),
+        cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.to_string())),
+        idle_timeout: idle.map(envoy::api_duration),
+        ..Default::default()
+    };
+    Filter {
+        name: "envoy.filters.network.tcp_proxy".into(),
+        config_type: Some(filter::ConfigType::TypedConfig(proxy.to_any())),
+    }
+}
