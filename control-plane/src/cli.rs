@@ -93,9 +93,42 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "APPMESH_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Serve Envoy proxies over ADS (xDS v3, gRPC) on this address: `HOST:PORT` (port 0
+    /// picks a free port) or `unix:///path/to/socket`. `xds listening on <address>` is
+    /// printed on stdout once it accepts connections. Proxies are not authenticated yet, so a
+    /// TCP address needs --insecure-dev; a Unix socket is protected by its file permissions.
+    #[arg(long, env = "APPMESH_XDS_LISTEN", value_name = "ADDRESS")]
+    pub xds_listen: Option<XdsAddress>,
     /// Log format on stderr.
     #[arg(long, env = "APPMESH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// Where the xDS server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XdsAddress {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A Unix socket's path.
+    Unix(PathBuf),
+}
+
+impl std::str::FromStr for XdsAddress {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = s.strip_prefix("unix://") {
+            if path.is_empty() {
+                return Err(
+                    "unix:// needs a socket path, e.g. unix:///run/appmesh/xds.sock".into(),
+                );
+            }
+            return Ok(XdsAddress::Unix(PathBuf::from(path)));
+        }
+        s.parse().map(XdsAddress::Tcp).map_err(|_| {
+            format!("{s:?} is neither HOST:PORT (an IP address and a port) nor unix:///path")
+        })
+    }
 }
 
 /// How log lines are written.
@@ -207,6 +240,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .audit(audit.clone())
         .sts_key(sts_key);
     let service = Service::new(store, settings.clone(), access.clone());
+    if matches!(args.xds_listen, Some(XdsAddress::Tcp(_))) && !args.insecure_dev {
+        anyhow::bail!(
+            "--xds-listen on a TCP address serves every mesh's proxy configuration to anyone who can reach it: proxies are not authenticated yet. Use a Unix socket (--xds-listen unix:///path), or --insecure-dev on a development machine"
+        );
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::listener::acceptor(cert, key)?),
         _ => None,
@@ -227,19 +265,90 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         tokio::spawn(watch_files(access, audit, hup));
         let stop = shutdown_signal();
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let stop = async move {
+            stop.await;
+            let _ = stopping.send(true);
+        };
+        let xds = match &args.xds_listen {
+            Some(address) => Some(start_xds(address, service.clone(), stopped).await?),
+            None => None,
+        };
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut stdout = std::io::stdout().lock();
         writeln!(
             stdout,
             "appmesh-control-plane listening on {scheme}://{addr}"
         )?;
+        // The API's line stays the first one (scripts and tests wait for it); the xDS
+        // listener is bound already, so it accepts connections once its line is out too.
+        if let Some((shown, _)) = &xds {
+            writeln!(stdout, "xds listening on {shown}")?;
+        }
         stdout.flush()?;
         drop(stdout);
         let app = crate::api::app(service, Arc::new(gate));
         crate::listener::serve(listener, tls, app, stop).await?;
+        if let Some((_, task)) = xds {
+            task.await??;
+        }
         tracing::info!("stopped");
         anyhow::Ok(())
     })
+}
+
+/// Binds the xDS server and serves it until `stopped` turns true; returns the address to
+/// print on its ready line.
+async fn start_xds(
+    address: &XdsAddress,
+    service: Service,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<(String, tokio::task::JoinHandle<anyhow::Result<()>>)> {
+    let mut until = stopped.clone();
+    let shutdown = async move {
+        let _ = until.wait_for(|s| *s).await;
+    };
+    let server = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .add_service(crate::xds::Xds::server(service, stopped));
+    let (shown, task) = match address {
+        XdsAddress::Tcp(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("xDS: listening on {addr}"))?;
+            let bound = listener.local_addr()?;
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let task = tokio::spawn(async move {
+                server
+                    .serve_with_incoming_shutdown(incoming, shutdown)
+                    .await
+                    .context("xDS server")
+            });
+            (bound.to_string(), task)
+        }
+        XdsAddress::Unix(path) => {
+            // A socket left by a previous run would make bind fail.
+            if std::fs::symlink_metadata(path)
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+            {
+                std::fs::remove_file(path)
+                    .with_context(|| format!("xDS: removing the old socket {}", path.display()))?;
+            }
+            let listener = tokio::net::UnixListener::bind(path)
+                .with_context(|| format!("xDS: listening on {}", path.display()))?;
+            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+            let task = tokio::spawn(async move {
+                server
+                    .serve_with_incoming_shutdown(incoming, shutdown)
+                    .await
+                    .context("xDS server")
+            });
+            (format!("unix://{}", path.display()), task)
+        }
+    };
+    tracing::info!(address = %shown, "serving xDS (ADS, state of the world) to Envoy proxies");
+    Ok((shown, task))
 }
 
 /// Reloads the access file and reopens the audit log on SIGHUP, and checks both once a

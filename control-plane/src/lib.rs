@@ -26,3 +26,4 @@ pub mod service;
 pub mod sigv4;
 pub mod store;
 pub mod sts;
+pub mod xds;

@@ -1,0 +1,523 @@
+//! The ADS server: Envoy's aggregated discovery service (v3, state of the world) over the
+//! translation in `appmesh-xds`.
+//!
+//! Each stream learns which proxy it serves from the first request's `node` (the id App
+//! Mesh's agent sends; metadata `ingress_port`/`egress_port` move the listeners), then:
+//! - answers each resource type Envoy subscribes to with the resources of its proxy, one
+//!   version per type (a digest of the resources, so an unrelated write pushes nothing);
+//! - follows the store's change feed: after a write it reloads the proxy's mesh (once per
+//!   revision, shared by every stream of that mesh), translates, and pushes the types whose
+//!   version moved;
+//! - sends clusters before listeners and routes, and holds new listeners and routes back
+//!   until Envoy has acknowledged the clusters they may point at (make before break);
+//! - treats a request whose nonce is the last response's as its ACK, or as its NACK when it
+//!   carries `error_detail` (logged with the proxy and the error; the version stays as
+//!   Envoy has it until the next change), and ignores requests with stale nonces.
+//!
+//! A proxy whose mesh or resource does not exist gets nothing and a log line; it is served
+//! as soon as a write creates what it names.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use appmesh_model::{Kind, Path, ResourceKey, Spec};
+use appmesh_xds::envoy::Typed;
+use appmesh_xds::{MeshSnapshot, Proxy, Resources};
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
+use envoy_types::pb::envoy::config::listener::v3::Listener;
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::{
+    AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
+};
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
+use envoy_types::pb::google::protobuf::{value, Any};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::error::ApiError;
+use crate::service::Service;
+use crate::store::Record;
+
+const CLUSTERS: &str = <Cluster as Typed>::TYPE_URL;
+const ENDPOINTS: &str = <ClusterLoadAssignment as Typed>::TYPE_URL;
+const LISTENERS: &str = <Listener as Typed>::TYPE_URL;
+const ROUTES: &str = <RouteConfiguration as Typed>::TYPE_URL;
+
+/// The order responses go out in: what is referred to before what refers to it.
+const ORDER: [&str; 4] = [CLUSTERS, ENDPOINTS, LISTENERS, ROUTES];
+
+/// How long a stream waits after a change for more before it reloads: a burst of writes
+/// (a `terraform apply`) becomes one push.
+const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The ADS service.
+pub struct Xds(Arc<Shared>);
+
+/// What every stream shares.
+struct Shared {
+    service: Service,
+    snapshots: Mutex<Snapshots>,
+    nonces: AtomicU64,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Mesh snapshots of one revision, by (account, mesh).
+#[derive(Default)]
+struct Snapshots {
+    revision: u64,
+    meshes: HashMap<(String, String), Arc<Option<MeshSnapshot>>>,
+}
+
+impl Xds {
+    /// The gRPC service over the control plane's store. Every stream ends when `stopping`
+    /// turns true: ADS streams never finish on their own, and a graceful shutdown waits for
+    /// open streams.
+    pub fn server(
+        service: Service,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> AggregatedDiscoveryServiceServer<Xds> {
+        AggregatedDiscoveryServiceServer::new(Xds(Arc::new(Shared {
+            service,
+            snapshots: Mutex::default(),
+            nonces: AtomicU64::new(0),
+            stopping,
+        })))
+    }
+}
+
+impl Shared {
+    /// The mesh `mesh` of account `space` at the store's current revision, loaded once per
+    /// revision whichever stream asks first; `None` when it does not exist.
+    async fn mesh(&self, space: &str, mesh: &str) -> Result<Arc<Option<MeshSnapshot>>, ApiError> {
+        let revision = self.service.revision();
+        let key = (space.to_string(), mesh.to_string());
+        {
+            let mut cached = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
+            if cached.revision != revision {
+                *cached = Snapshots {
+                    revision,
+                    meshes: HashMap::new(),
+                };
+            }
+            if let Some(found) = cached.meshes.get(&key) {
+                return Ok(found.clone());
+            }
+        }
+        let store = self.service.store().clone();
+        let (space_owned, mesh_owned) = key.clone();
+        let loaded = tokio::task::spawn_blocking(move || load(&*store, &space_owned, &mesh_owned))
+            .await
+            .map_err(|e| ApiError::internal(format!("loading a mesh snapshot: {e}")))??;
+        let loaded = Arc::new(loaded);
+        let mut cached = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.revision == revision {
+            cached.meshes.insert(key, loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    fn nonce(&self) -> String {
+        (self.nonces.fetch_add(1, Ordering::Relaxed) + 1).to_string()
+    }
+}
+
+/// Reads one mesh and everything in it from one snapshot of the store.
+fn load(
+    store: &dyn crate::store::Store,
+    space: &str,
+    mesh: &str,
+) -> Result<Option<MeshSnapshot>, ApiError> {
+    let mut out = None;
+    store.read(&mut |txn| {
+        let Some(record) = txn.get(space, &ResourceKey::mesh(mesh))? else {
+            out = None;
+            return Ok(());
+        };
+        let Some(Spec::Mesh(spec)) = parse(&record) else {
+            out = None;
+            return Ok(());
+        };
+        let mut all = |kind: Kind, parent: Option<&str>| -> Result<Vec<Record>, ApiError> {
+            let mut records = Vec::new();
+            loop {
+                let after = records.last().map(|r: &Record| r.key.name.clone());
+                let page = txn.list(space, kind, mesh, parent, after.as_deref(), 1000)?;
+                let done = page.len() < 1000;
+                records.extend(page);
+                if done {
+                    return Ok(records);
+                }
+            }
+        };
+        let mut snapshot = MeshSnapshot {
+            name: mesh.to_string(),
+            spec,
+            virtual_services: BTreeMap::new(),
+            virtual_nodes: BTreeMap::new(),
+            virtual_routers: BTreeMap::new(),
+            routes: BTreeMap::new(),
+        };
+        for r in all(Kind::VirtualService, None)? {
+            if let Some(Spec::VirtualService(s)) = parse(&r) {
+                snapshot.virtual_services.insert(r.key.name, s);
+            }
+        }
+        for r in all(Kind::VirtualNode, None)? {
+            if let Some(Spec::VirtualNode(s)) = parse(&r) {
+                snapshot.virtual_nodes.insert(r.key.name, s);
+            }
+        }
+        for r in all(Kind::VirtualRouter, None)? {
+            if let Some(Spec::VirtualRouter(s)) = parse(&r) {
+                snapshot.virtual_routers.insert(r.key.name, s);
+            }
+        }
+        let routers: Vec<String> = snapshot.virtual_routers.keys().cloned().collect();
+        for router in routers {
+            let mut routes = BTreeMap::new();
+            for r in all(Kind::Route, Some(&router))? {
+                if let Some(Spec::Route(s)) = parse(&r) {
+                    routes.insert(r.key.name, s);
+                }
+            }
+            snapshot.routes.insert(router, routes);
+        }
+        out = Some(snapshot);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// A stored spec, typed. Stored specs were validated when written; one that no longer
+/// parses (a rule tightened since) is left out of the proxy configuration and logged.
+fn parse(record: &Record) -> Option<Spec> {
+    match Spec::parse(record.key.kind, &record.spec, &Path::root()) {
+        Ok(spec) => Some(spec),
+        Err(violations) => {
+            tracing::warn!(resource = ?record.key, ?violations, "a stored spec no longer validates; left out of proxy configuration");
+            None
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl AggregatedDiscoveryService for Xds {
+    type StreamAggregatedResourcesStream = ReceiverStream<Result<DiscoveryResponse, Status>>;
+
+    async fn stream_aggregated_resources(
+        &self,
+        request: Request<Streaming<DiscoveryRequest>>,
+    ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
+        let (tx, rx) = mpsc::channel(16);
+        let stream = Stream::new(self.0.clone(), tx);
+        tokio::spawn(stream.run(request.into_inner()));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    type DeltaAggregatedResourcesStream = ReceiverStream<Result<DeltaDiscoveryResponse, Status>>;
+
+    async fn delta_aggregated_resources(
+        &self,
+        _request: Request<Streaming<DeltaDiscoveryRequest>>,
+    ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
+        Err(Status::unimplemented(
+            "incremental xDS is not served yet; use the state-of-the-world ADS stream (api_type GRPC)",
+        ))
+    }
+}
+
+/// What a stream knows of one resource type.
+#[derive(Default)]
+struct TypeState {
+    /// Envoy asked for this type.
+    subscribed: bool,
+    /// The names it asked for (empty: all, for listeners and clusters).
+    names: Vec<String>,
+    /// The version and nonce of the last response.
+    sent: Option<(String, String)>,
+    /// The last version Envoy accepted.
+    acked: Option<String>,
+    /// Envoy's error for the last response it refused.
+    nack: Option<String>,
+    /// Send even if the version did not move (the subscription changed).
+    resend: bool,
+}
+
+impl TypeState {
+    fn waiting(&self) -> bool {
+        match &self.sent {
+            Some((version, _)) => self.acked.as_ref() != Some(version) && self.nack.is_none(),
+            None => false,
+        }
+    }
+}
+
+struct Stream {
+    xds: Arc<Shared>,
+    tx: mpsc::Sender<Result<DiscoveryResponse, Status>>,
+    proxy: Option<Proxy>,
+    types: HashMap<&'static str, TypeState>,
+    /// The proxy's resources and the revision they were translated at.
+    resources: Option<(u64, Resources)>,
+    /// Why the proxy is not served, when it is not (logged once per reason).
+    unserved: Option<String>,
+}
+
+impl Stream {
+    fn new(xds: Arc<Shared>, tx: mpsc::Sender<Result<DiscoveryResponse, Status>>) -> Self {
+        Stream {
+            xds,
+            tx,
+            proxy: None,
+            types: HashMap::new(),
+            resources: None,
+            unserved: None,
+        }
+    }
+
+    async fn run(mut self, mut inbound: Streaming<DiscoveryRequest>) {
+        let mut feed = self.xds.service.store().feed().subscribe();
+        let mut stopping = self.xds.stopping.clone();
+        loop {
+            tokio::select! {
+                _ = async { stopping.wait_for(|s| *s).await.is_ok() } => break,
+                message = inbound.message() => match message {
+                    Ok(Some(request)) => {
+                        if let Err(problem) = self.receive(request) {
+                            let _ = self.tx.send(Err(Status::invalid_argument(problem))).await;
+                            return;
+                        }
+                    }
+                    Ok(None) | Err(_) => break,
+                },
+                changed = feed.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(DEBOUNCE).await;
+                    feed.borrow_and_update();
+                }
+            }
+            if self.push().await.is_err() {
+                break;
+            }
+        }
+        if let Some(p) = &self.proxy {
+            tracing::info!(mesh = %p.mesh, resource = %p.name, "xDS stream closed");
+        }
+    }
+
+    /// Takes in one request: the proxy's identity (first request), a subscription, an ACK
+    /// or a NACK.
+    ///
+    /// An error is a request this stream cannot serve (its message ends the stream as
+    /// `INVALID_ARGUMENT`).
+    fn receive(&mut self, request: DiscoveryRequest) -> Result<(), String> {
+        if self.proxy.is_none() {
+            let node = request
+                .node
+                .as_ref()
+                .ok_or("the first DiscoveryRequest must carry node")?;
+            let proxy = identify(node)?;
+            tracing::info!(node_id = %node.id, mesh = %proxy.mesh, kind = proxy.kind.segment(),
+                resource = %proxy.name, ingress_port = proxy.ingress_port,
+                egress_port = proxy.egress_port, "xDS stream opened");
+            self.proxy = Some(proxy);
+        }
+        let Some(type_url) = ORDER.iter().find(|t| **t == request.type_url) else {
+            tracing::debug!(type_url = %request.type_url, "request for a type this server does not serve");
+            return Ok(());
+        };
+        let state = self.types.entry(type_url).or_default();
+        if !request.response_nonce.is_empty() {
+            match &state.sent {
+                Some((version, nonce)) if *nonce == request.response_nonce => {
+                    if let Some(error) = &request.error_detail {
+                        if state.nack.as_deref() != Some(&error.message) {
+                            let p = self.proxy.as_ref().map(|p| p.name.as_str()).unwrap_or("");
+                            tracing::warn!(resource = %p, type_url = %type_url, version = %version,
+                                error = %error.message, "Envoy refused the configuration (NACK)");
+                        }
+                        state.nack = Some(error.message.clone());
+                    } else {
+                        state.acked = Some(request.version_info.clone());
+                        state.nack = None;
+                    }
+                }
+                // An answer to an older response: Envoy will ask again for the latest.
+                _ => return Ok(()),
+            }
+        }
+        let mut names = request.resource_names;
+        names.sort();
+        if !state.subscribed || names != state.names {
+            state.resend = true;
+        }
+        state.subscribed = true;
+        state.names = names;
+        Ok(())
+    }
+
+    /// Translates again if the store moved, and sends every subscribed type whose version
+    /// differs from what Envoy has, in make-before-break order.
+    async fn push(
+        &mut self,
+    ) -> Result<(), mpsc::error::SendError<Result<DiscoveryResponse, Status>>> {
+        let Some(proxy) = self.proxy.clone() else {
+            return Ok(());
+        };
+        let revision = self.xds.service.revision();
+        if self.resources.as_ref().is_none_or(|(r, _)| *r != revision) {
+            match self.translate(&proxy).await {
+                Ok(resources) => {
+                    if self.unserved.take().is_some() {
+                        tracing::info!(mesh = %proxy.mesh, resource = %proxy.name, "the proxy's resource exists now; serving it");
+                    }
+                    self.resources = Some((revision, resources));
+                }
+                Err(why) => {
+                    if self.unserved.as_deref() != Some(&why) {
+                        tracing::warn!(mesh = %proxy.mesh, kind = proxy.kind.segment(), resource = %proxy.name,
+                            reason = %why, "no configuration for this proxy");
+                        self.unserved = Some(why);
+                    }
+                    self.resources = None;
+                    return Ok(());
+                }
+            }
+        }
+        let Some((_, resources)) = &self.resources else {
+            return Ok(());
+        };
+        let mut held = false;
+        for type_url in ORDER {
+            let Some(state) = self.types.get_mut(type_url) else {
+                continue;
+            };
+            if !state.subscribed {
+                continue;
+            }
+            let payload = select(resources, type_url, &state.names);
+            let version = version_of(&payload);
+            let current = state.sent.as_ref().map(|(v, _)| v.as_str());
+            if current == Some(version.as_str()) && !state.resend {
+                held |= state.waiting() && matches!(type_url, CLUSTERS | ENDPOINTS);
+                continue;
+            }
+            if held && matches!(type_url, LISTENERS | ROUTES) {
+                // Clusters just changed and Envoy has not taken them yet: listeners and
+                // routes wait for that ACK, so no route points at a missing cluster.
+                continue;
+            }
+            let nonce = self.xds.nonce();
+            state.sent = Some((version.clone(), nonce.clone()));
+            state.resend = false;
+            state.nack = None;
+            if matches!(type_url, CLUSTERS | ENDPOINTS) {
+                held = true;
+            }
+            let response = DiscoveryResponse {
+                version_info: version,
+                resources: payload,
+                type_url: type_url.to_string(),
+                nonce,
+                ..Default::default()
+            };
+            self.tx.send(Ok(response)).await?;
+        }
+        Ok(())
+    }
+
+    async fn translate(&self, proxy: &Proxy) -> Result<Resources, String> {
+        let settings = self.xds.service.settings();
+        let space = proxy.account.as_deref().unwrap_or(&settings.account_id);
+        let mesh = self
+            .xds
+            .mesh(space, &proxy.mesh)
+            .await
+            .map_err(|e| format!("reading the mesh: {}", e.message))?;
+        let Some(mesh) = mesh.as_ref() else {
+            return Err(appmesh_xds::Unserved::NoMesh(proxy.mesh.clone()).to_string());
+        };
+        appmesh_xds::translate(mesh, proxy).map_err(|e| e.to_string())
+    }
+}
+
+/// The resources of one type, those named when names are given.
+fn select(resources: &Resources, type_url: &str, names: &[String]) -> Vec<Any> {
+    fn pick<T: Typed>(items: &[T], name: impl Fn(&T) -> &str, names: &[String]) -> Vec<Any> {
+        items
+            .iter()
+            .filter(|item| {
+                names.is_empty()
+                    || names
+                        .binary_search_by(|n| n.as_str().cmp(name(item)))
+                        .is_ok()
+            })
+            .map(Typed::to_any)
+            .collect()
+    }
+    match type_url {
+        CLUSTERS => pick(&resources.clusters, |c| &c.name, names),
+        ENDPOINTS => pick(&resources.endpoints, |e| &e.cluster_name, names),
+        LISTENERS => pick(&resources.listeners, |l| &l.name, names),
+        ROUTES => pick(&resources.routes, |r| &r.name, names),
+        _ => Vec::new(),
+    }
+}
+
+/// A digest of the resources: the same configuration has the same version on every replica
+/// and after a restart, so a reconnecting proxy that is up to date gets nothing new.
+fn version_of(resources: &[Any]) -> String {
+    let mut hash = Sha256::new();
+    for r in resources {
+        hash.update(r.type_url.as_bytes());
+        hash.update((r.value.len() as u64).to_be_bytes());
+        hash.update(&r.value);
+    }
+    let digest = hash.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The proxy a node stands for: `node.id`, and the ports in its metadata.
+fn identify(node: &Node) -> Result<Proxy, String> {
+    let mut proxy = Proxy::from_node_id(&node.id).map_err(|e| e.to_string())?;
+    let fields = node.metadata.as_ref().map(|m| &m.fields);
+    let port = |name: &str| -> Result<Option<u32>, String> {
+        let Some(v) = fields.and_then(|f| f.get(name)) else {
+            return Ok(None);
+        };
+        match &v.kind {
+            Some(value::Kind::NumberValue(n))
+                if n.fract() == 0.0 && (1.0..=65535.0).contains(n) =>
+            {
+                Ok(Some(*n as u32))
+            }
+            Some(value::Kind::StringValue(s)) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|p| (1..=65535).contains(p))
+                .map(Some)
+                .ok_or_else(|| {
+                    format!("node metadata {name} must be a port number, 1 to 65535; got {s:?}")
+                }),
+            other => Err(format!(
+                "node metadata {name} must be a port number, 1 to 65535; got {other:?}"
+            )),
+        }
+    };
+    if let Some(p) = port("ingress_port")? {
+        proxy.ingress_port = p;
+    }
+    if let Some(p) = port("egress_port")? {
+        proxy.egress_port = p;
+    }
+    Ok(proxy)
+}
