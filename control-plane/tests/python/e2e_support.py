@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -185,6 +186,17 @@ class ControlPlane:
                 pytrace=False,
             )
         return line, m.group(1)
+
+    def stdout_line(self, prefix: str, timeout: float = 5.0) -> str:
+        """The first line after the ready line that starts with ``prefix`` (e.g. the xDS
+        server's ``xds listening on ...``), waiting for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.extra_stdout):
+                if line.startswith(prefix):
+                    return line
+            time.sleep(0.01)
+        pytest.fail(f"server printed no line starting {prefix!r}\n{self.stderr_tail()}", pytrace=False)
 
     def stderr_tail(self, lines: int = 60) -> str:
         try:
