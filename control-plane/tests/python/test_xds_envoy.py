@@ -215,3 +215,65 @@ def test_proxies_keep_serving_while_the_control_plane_restarts(start_server, tmp
                 time.sleep(0.05)
             assert split(egress, VS_B, 50) == {"serviceBv2": 50}
             assert envoy.nacks() == 0, envoy.nack_stats()
+
+
+def test_matches_choose_targets_and_route_timeouts_cut_slow_upstreams(xds_server):
+    cp = xds_server
+    client = make_client(cp.endpoint)
+    with Upstream("v1") as v1, Upstream("v2") as v2, Upstream("slow", delay=1.5) as slow:
+        client.create_mesh(meshName=MESH)
+        for name, up in (("v1", v1), ("v2", v2), ("slow", slow)):
+            client.create_virtual_node(meshName=MESH, virtualNodeName=name, spec=_node(up.port))
+        client.create_virtual_router(
+            meshName=MESH,
+            virtualRouterName="api",
+            spec={"listeners": [{"portMapping": {"port": 80, "protocol": "http"}}]},
+        )
+        routes = {
+            # Listed out of priority order on purpose: priority decides, not creation order.
+            "default": {"priority": 10, "httpRoute": {
+                "match": {"prefix": "/"},
+                "action": {"weightedTargets": [{"virtualNode": "v1", "weight": 1}]}}},
+            "by-header": {"priority": 1, "httpRoute": {
+                "match": {"prefix": "/", "headers": [{"name": "x-canary", "match": {"exact": "yes"}}]},
+                "action": {"weightedTargets": [{"virtualNode": "v2", "weight": 1}]}}},
+            "by-path": {"priority": 2, "httpRoute": {
+                "match": {"path": {"exact": "/v2"}},
+                "action": {"weightedTargets": [{"virtualNode": "v2", "weight": 1}]}}},
+            "by-query": {"priority": 3, "httpRoute": {
+                "match": {"prefix": "/", "queryParameters": [{"name": "beta", "match": {"exact": "1"}}]},
+                "action": {"weightedTargets": [{"virtualNode": "v2", "weight": 1}]}}},
+            "slow": {"priority": 4, "httpRoute": {
+                "match": {"prefix": "/slow"},
+                "action": {"weightedTargets": [{"virtualNode": "slow", "weight": 1}]},
+                "timeout": {"perRequest": {"unit": "ms", "value": 300}}}},
+        }
+        for name, spec in routes.items():
+            client.create_route(meshName=MESH, virtualRouterName="api", routeName=name, spec=spec)
+        client.create_virtual_service(
+            meshName=MESH,
+            virtualServiceName="api.apps.local",
+            spec={"provider": {"virtualRouter": {"virtualRouterName": "api"}}},
+        )
+        client.create_virtual_node(meshName=MESH, virtualNodeName="front", spec={"backends": [
+            {"virtualService": {"virtualServiceName": "api.apps.local"}}]})
+        egress = free_port()
+        config = bootstrap(f"mesh/{MESH}/virtualNode/front", cp.xds_address, free_port(), egress)
+        with Envoy(config) as envoy:
+            _wait_nodes_listener(envoy, f"lds_egress_0.0.0.0_{egress}")
+            host = "api.apps.local"
+            assert send(egress, "/", host=host) == (200, "v1")
+            assert send(egress, "/", host=f"{host}:80") == (200, "v1")
+            assert send(egress, "/", host=host, headers={"x-canary": "yes"}) == (200, "v2")
+            assert send(egress, "/", host=host, headers={"x-canary": "no"}) == (200, "v1")
+            assert send(egress, "/v2", host=host) == (200, "v2")
+            assert send(egress, "/v2/more", host=host) == (200, "v1")
+            assert send(egress, "/items?beta=1", host=host) == (200, "v2")
+            assert send(egress, "/items?beta=2", host=host) == (200, "v1")
+
+            started = time.monotonic()
+            status, _ = send(egress, "/slow", host=host)
+            took = time.monotonic() - started
+            assert status == 504, status
+            assert took < 1.2, f"the 300 ms route timeout took {took:.2f} s"
+            assert envoy.nacks() == 0, envoy.nack_stats()
