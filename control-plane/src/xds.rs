@@ -163,6 +163,8 @@ fn load(
             virtual_nodes: BTreeMap::new(),
             virtual_routers: BTreeMap::new(),
             routes: BTreeMap::new(),
+            virtual_gateways: BTreeMap::new(),
+            gateway_routes: BTreeMap::new(),
         };
         for r in all(Kind::VirtualService, None)? {
             if let Some(Spec::VirtualService(s)) = parse(&r) {
@@ -188,6 +190,21 @@ fn load(
                 }
             }
             snapshot.routes.insert(router, routes);
+        }
+        for r in all(Kind::VirtualGateway, None)? {
+            if let Some(Spec::VirtualGateway(s)) = parse(&r) {
+                snapshot.virtual_gateways.insert(r.key.name, s);
+            }
+        }
+        let gateways: Vec<String> = snapshot.virtual_gateways.keys().cloned().collect();
+        for gateway in gateways {
+            let mut routes = BTreeMap::new();
+            for r in all(Kind::GatewayRoute, Some(&gateway))? {
+                if let Some(Spec::GatewayRoute(s)) = parse(&r) {
+                    routes.insert(r.key.name, s);
+                }
+            }
+            snapshot.gateway_routes.insert(gateway, routes);
         }
         out = Some(snapshot);
         Ok(())

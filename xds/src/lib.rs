@@ -15,10 +15,12 @@
 //!
 //! - [`identity`]: which proxy is which (`node.id` as App Mesh's agent sends it).
 //! - [`node`]: a virtual node's listeners, clusters and routes.
+//! - [`gateway`]: a virtual gateway's, with its gateway routes.
 //! - [`route`]: App Mesh route matches, retries and timeouts as Envoy routes.
 //! - [`envoy`]: small constructors for the Envoy messages used throughout.
 
 pub mod envoy;
+pub mod gateway;
 pub mod identity;
 pub mod names;
 pub mod node;
@@ -26,8 +28,10 @@ pub mod route;
 
 use std::collections::BTreeMap;
 
+use appmesh_model::gateway_route::GatewayRouteSpec;
 use appmesh_model::mesh::MeshSpec;
 use appmesh_model::route::RouteSpec;
+use appmesh_model::virtual_gateway::VirtualGatewaySpec;
 use appmesh_model::virtual_node::VirtualNodeSpec;
 use appmesh_model::virtual_router::VirtualRouterSpec;
 use appmesh_model::virtual_service::VirtualServiceSpec;
@@ -53,6 +57,10 @@ pub struct MeshSnapshot {
     pub virtual_routers: BTreeMap<String, VirtualRouterSpec>,
     /// Routes by router, then by name.
     pub routes: BTreeMap<String, BTreeMap<String, RouteSpec>>,
+    /// Virtual gateways by name.
+    pub virtual_gateways: BTreeMap<String, VirtualGatewaySpec>,
+    /// Gateway routes by gateway, then by name.
+    pub gateway_routes: BTreeMap<String, BTreeMap<String, GatewayRouteSpec>>,
 }
 
 /// The Envoy resources of one proxy, each list in name order.
@@ -82,8 +90,6 @@ pub enum Unserved {
         /// The name.
         name: String,
     },
-    /// A kind of proxy this translation does not serve yet.
-    Unsupported(ProxyKind),
 }
 
 impl std::fmt::Display for Unserved {
@@ -92,9 +98,6 @@ impl std::fmt::Display for Unserved {
             Unserved::NoMesh(mesh) => write!(f, "mesh {mesh:?} does not exist"),
             Unserved::NoResource { mesh, kind, name } => {
                 write!(f, "mesh {mesh:?} has no {} named {name:?}", kind.human())
-            }
-            Unserved::Unsupported(kind) => {
-                write!(f, "{} proxies are not served yet", kind.human())
             }
         }
     }
@@ -107,18 +110,19 @@ pub fn translate(mesh: &MeshSnapshot, proxy: &Proxy) -> Result<Resources, Unserv
     if proxy.mesh != mesh.name {
         return Err(Unserved::NoMesh(proxy.mesh.clone()));
     }
+    let missing = || Unserved::NoResource {
+        mesh: mesh.name.clone(),
+        kind: proxy.kind,
+        name: proxy.name.clone(),
+    };
     match proxy.kind {
         ProxyKind::VirtualNode => {
-            let spec = mesh
-                .virtual_nodes
-                .get(&proxy.name)
-                .ok_or_else(|| Unserved::NoResource {
-                    mesh: mesh.name.clone(),
-                    kind: proxy.kind,
-                    name: proxy.name.clone(),
-                })?;
+            let spec = mesh.virtual_nodes.get(&proxy.name).ok_or_else(missing)?;
             Ok(node::translate(mesh, proxy, spec))
         }
-        ProxyKind::VirtualGateway => Err(Unserved::Unsupported(proxy.kind)),
+        ProxyKind::VirtualGateway => {
+            let spec = mesh.virtual_gateways.get(&proxy.name).ok_or_else(missing)?;
+            Ok(gateway::translate(mesh, proxy, spec))
+        }
     }
 }

@@ -60,21 +60,25 @@ const UNLIMITED: u32 = 2_147_483_647;
 pub fn translate(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec) -> Resources {
     let mut out = Out::default();
     ingress(mesh, proxy, spec, &mut out);
-    egress(mesh, proxy, spec, &mut out);
+    let backends = spec.backends.iter().flatten().map(|b| {
+        let Backend::VirtualService(b) = b;
+        b.virtual_service_name.as_str()
+    });
+    egress(mesh, proxy, backends, &mut out);
     out.finish()
 }
 
 /// Resources gathered by name, so that a cluster two routes share is built once.
 #[derive(Default)]
-struct Out {
-    listeners: Vec<Listener>,
-    clusters: BTreeMap<String, Cluster>,
-    routes: Vec<RouteConfiguration>,
-    endpoints: BTreeMap<String, ClusterLoadAssignment>,
+pub(crate) struct Out {
+    pub(crate) listeners: Vec<Listener>,
+    pub(crate) clusters: BTreeMap<String, Cluster>,
+    pub(crate) routes: Vec<RouteConfiguration>,
+    pub(crate) endpoints: BTreeMap<String, ClusterLoadAssignment>,
 }
 
 impl Out {
-    fn finish(self) -> Resources {
+    pub(crate) fn finish(self) -> Resources {
         let mut r = Resources {
             listeners: self.listeners,
             clusters: self.clusters.into_values().collect(),
@@ -238,15 +242,20 @@ fn health_check(p: &HealthCheckPolicy) -> HealthCheck {
 
 // === Egress ===
 
-fn egress(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec, out: &mut Out) {
-    let mut hosts = Vec::new();
-    for backend in spec.backends.iter().flatten() {
-        let Backend::VirtualService(b) = backend;
-        if let Some(host) = backend_host(mesh, &b.virtual_service_name, out) {
-            hosts.push(host);
-        }
-    }
+/// The egress listener and its routes: one virtual host per virtual service in `services`
+/// (a node's backends, a gateway's route targets), then the mesh's egress filter.
+pub(crate) fn egress<'a>(
+    mesh: &MeshSnapshot,
+    proxy: &Proxy,
+    services: impl IntoIterator<Item = &'a str>,
+    out: &mut Out,
+) {
+    let mut hosts: Vec<VirtualHost> = services
+        .into_iter()
+        .filter_map(|service| backend_host(mesh, service, out))
+        .collect();
     hosts.sort_by(|a, b| a.name.cmp(&b.name));
+    hosts.dedup_by(|a, b| a.name == b.name);
     let allow_all = mesh
         .spec
         .egress_filter
@@ -514,7 +523,7 @@ fn lookup_family(p: Option<IpPreference>) -> cluster::DnsLookupFamily {
 
 // === Shared pieces ===
 
-fn cluster_base(name: &str, protocol: PortProtocol, connect_timeout_ms: i64) -> Cluster {
+pub(crate) fn cluster_base(name: &str, protocol: PortProtocol, connect_timeout_ms: i64) -> Cluster {
     let mut c = Cluster {
         name: name.to_string(),
         connect_timeout: Some(envoy::millis(connect_timeout_ms)),
@@ -533,7 +542,7 @@ fn cluster_base(name: &str, protocol: PortProtocol, connect_timeout_ms: i64) -> 
     c
 }
 
-fn unlimited_thresholds() -> circuit_breakers::Thresholds {
+pub(crate) fn unlimited_thresholds() -> circuit_breakers::Thresholds {
     circuit_breakers::Thresholds {
         max_connections: envoy::uint32(UNLIMITED),
         max_pending_requests: envoy::uint32(UNLIMITED),
@@ -543,7 +552,7 @@ fn unlimited_thresholds() -> circuit_breakers::Thresholds {
     }
 }
 
-fn load_assignment(cluster: &str, host: &str, port: u32) -> ClusterLoadAssignment {
+pub(crate) fn load_assignment(cluster: &str, host: &str, port: u32) -> ClusterLoadAssignment {
     ClusterLoadAssignment {
         cluster_name: cluster.to_string(),
         endpoints: vec![LocalityLbEndpoints {
@@ -560,7 +569,7 @@ fn load_assignment(cluster: &str, host: &str, port: u32) -> ClusterLoadAssignmen
     }
 }
 
-fn prefix(p: &str) -> RouteMatch {
+pub(crate) fn prefix(p: &str) -> RouteMatch {
     RouteMatch {
         path_specifier: Some(
             envoy_types::pb::envoy::config::route::v3::route_match::PathSpecifier::Prefix(p.into()),
@@ -570,7 +579,7 @@ fn prefix(p: &str) -> RouteMatch {
 }
 
 /// An HTTP connection manager that takes its routes from RDS `rds`.
-fn http_filter_of(stat_prefix: &str, rds: &str) -> Filter {
+pub(crate) fn http_filter_of(stat_prefix: &str, rds: &str) -> Filter {
     let hcm = HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
         route_specifier: Some(http_connection_manager::RouteSpecifier::Rds(Rds {

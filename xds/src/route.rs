@@ -8,7 +8,9 @@
 //!   (`previous_hosts`, up to 5 host selections), and names status codes for its events:
 //!   `server-error` 500–511 but 509, `gateway-error` 502–504, `client-error` 409.
 
-use appmesh_model::common::{HeaderMatchMethod, HttpMethod, MatchRange};
+use appmesh_model::common::{
+    HeaderMatchMethod, HttpMethod, HttpPathMatch, HttpQueryParameter, MatchRange,
+};
 use appmesh_model::route::{
     GrpcRetryPolicy, GrpcRetryPolicyEvent, GrpcRouteMatch, GrpcRouteMetadataMatchMethod,
     HttpRetryPolicy, HttpRouteMatch, HttpScheme, TcpRetryPolicyEvent,
@@ -37,56 +39,82 @@ impl Typed for PreviousHostsPredicate {
 
 /// The Envoy match of an HTTP or HTTP/2 route.
 pub fn http_match(m: &HttpRouteMatch) -> RouteMatch {
-    let path = if let Some(exact) = m.path.as_ref().and_then(|p| p.exact.as_ref()) {
-        route_match::PathSpecifier::Path(exact.clone())
-    } else if let Some(re) = m.path.as_ref().and_then(|p| p.regex.as_ref()) {
-        route_match::PathSpecifier::SafeRegex(envoy::regex(re))
-    } else {
-        route_match::PathSpecifier::Prefix(m.prefix.clone().unwrap_or_else(|| "/".into()))
-    };
-    let mut headers: Vec<HeaderMatcher> = Vec::new();
-    if let Some(method) = m.method {
-        headers.push(exact_header(":method", method_name(method)));
-    }
-    if let Some(scheme) = m.scheme {
-        let scheme = match scheme {
-            HttpScheme::Http => "http",
-            HttpScheme::Https => "https",
-        };
-        headers.push(exact_header(":scheme", scheme));
-    }
-    for h in m.headers.iter().flatten() {
-        headers.push(header(
+    let headers = m.headers.iter().flatten().map(|h| {
+        header(
             &h.name,
             h.invert.unwrap_or(false),
             h.r#match.as_ref().map(Method::from),
-        ));
+        )
+    });
+    HttpMatch {
+        prefix: m.prefix.as_deref(),
+        path: m.path.as_ref(),
+        method: m.method,
+        scheme: m.scheme,
+        query: m.query_parameters.as_deref().unwrap_or_default(),
     }
-    let query_parameters = m
-        .query_parameters
-        .iter()
-        .flatten()
-        .map(|q| QueryParameterMatcher {
-            name: q.name.clone(),
-            query_parameter_match_specifier: Some(
-                match q.r#match.as_ref().and_then(|m| m.exact.as_ref()) {
+    .build(headers)
+}
+
+/// The parts of an HTTP match that routes and gateway routes share.
+pub struct HttpMatch<'a> {
+    /// The path prefix (`/` when neither it nor a path is given).
+    pub prefix: Option<&'a str>,
+    /// An exact or regular-expression path.
+    pub path: Option<&'a HttpPathMatch>,
+    /// The request method.
+    pub method: Option<HttpMethod>,
+    /// The scheme (routes only).
+    pub scheme: Option<HttpScheme>,
+    /// Query parameters.
+    pub query: &'a [HttpQueryParameter],
+}
+
+impl HttpMatch<'_> {
+    /// The Envoy match, with `extra` header matchers after the method and scheme.
+    pub fn build(self, extra: impl IntoIterator<Item = HeaderMatcher>) -> RouteMatch {
+        let path = if let Some(exact) = self.path.and_then(|p| p.exact.as_ref()) {
+            route_match::PathSpecifier::Path(exact.clone())
+        } else if let Some(re) = self.path.and_then(|p| p.regex.as_ref()) {
+            route_match::PathSpecifier::SafeRegex(envoy::regex(re))
+        } else {
+            route_match::PathSpecifier::Prefix(self.prefix.unwrap_or("/").to_string())
+        };
+        let mut headers: Vec<HeaderMatcher> = Vec::new();
+        if let Some(method) = self.method {
+            headers.push(exact_header(":method", method_name(method)));
+        }
+        if let Some(scheme) = self.scheme {
+            let scheme = match scheme {
+                HttpScheme::Http => "http",
+                HttpScheme::Https => "https",
+            };
+            headers.push(exact_header(":scheme", scheme));
+        }
+        headers.extend(extra);
+        let query_parameters = self
+            .query
+            .iter()
+            .map(|q| {
+                use query_parameter_matcher::QueryParameterMatchSpecifier as Q;
+                let specifier = match q.r#match.as_ref().and_then(|m| m.exact.as_ref()) {
                     Some(exact) => {
-                        query_parameter_matcher::QueryParameterMatchSpecifier::StringMatch(
-                            envoy::string_match(MatchPattern::Exact(exact.clone())),
-                        )
+                        Q::StringMatch(envoy::string_match(MatchPattern::Exact(exact.clone())))
                     }
-                    None => {
-                        query_parameter_matcher::QueryParameterMatchSpecifier::PresentMatch(true)
-                    }
-                },
-            ),
-        })
-        .collect();
-    RouteMatch {
-        path_specifier: Some(path),
-        headers,
-        query_parameters,
-        ..Default::default()
+                    None => Q::PresentMatch(true),
+                };
+                QueryParameterMatcher {
+                    name: q.name.clone(),
+                    query_parameter_match_specifier: Some(specifier),
+                }
+            })
+            .collect();
+        RouteMatch {
+            path_specifier: Some(path),
+            headers,
+            query_parameters,
+            ..Default::default()
+        }
     }
 }
 
@@ -121,11 +149,16 @@ pub fn grpc_match(m: &GrpcRouteMatch) -> RouteMatch {
 }
 
 /// HTTP header and gRPC metadata matches have the same five kinds.
-enum Method<'a> {
+pub enum Method<'a> {
+    /// Equal to.
     Exact(&'a str),
+    /// Starts with.
     Prefix(&'a str),
+    /// Ends with.
     Suffix(&'a str),
+    /// Matches an RE2 expression.
     Regex(&'a str),
+    /// A number in [start, end).
     Range(&'a MatchRange),
 }
 
@@ -154,7 +187,7 @@ impl<'a> From<&'a GrpcRouteMetadataMatchMethod> for Method<'a> {
 }
 
 /// A header that must (or, inverted, must not) match; with no method, be present.
-fn header(name: &str, invert: bool, method: Option<Method<'_>>) -> HeaderMatcher {
+pub fn header(name: &str, invert: bool, method: Option<Method<'_>>) -> HeaderMatcher {
     use header_matcher::HeaderMatchSpecifier as S;
     let specifier = match method {
         None => S::PresentMatch(true),

@@ -71,6 +71,33 @@ fn specs<T>(
         .collect()
 }
 
+/// Routes or gateway routes: `{"<parent>": {"<name>": spec}}`.
+fn children<T>(
+    input: &Value,
+    member: &str,
+    kind: Kind,
+    pick: fn(Spec) -> Option<T>,
+) -> BTreeMap<String, BTreeMap<String, T>> {
+    let empty = Map::new();
+    input[member]
+        .as_object()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|(parent, by_name)| {
+            let by_name = by_name
+                .as_object()
+                .unwrap_or_else(|| panic!("{member}.{parent} is an object"))
+                .iter()
+                .map(|(name, value)| {
+                    let s = spec(kind, value, &format!("{member}.{parent}.{name}"));
+                    (name.clone(), pick(s).expect("the kind asked for"))
+                })
+                .collect();
+            (parent.clone(), by_name)
+        })
+        .collect()
+}
+
 /// The snapshot and the proxy described by a case's `mesh.json`.
 fn load(input: &Value) -> (MeshSnapshot, Proxy) {
     let mesh_name = input["mesh"]["name"]
@@ -80,28 +107,14 @@ fn load(input: &Value) -> (MeshSnapshot, Proxy) {
     let Spec::Mesh(mesh_spec) = spec(Kind::Mesh, &input["mesh"]["spec"], "mesh.spec") else {
         unreachable!()
     };
-    let empty = Map::new();
-    let routes = input["routes"]
-        .as_object()
-        .unwrap_or(&empty)
-        .iter()
-        .map(|(router, by_name)| {
-            let by_name = by_name
-                .as_object()
-                .expect("routes.<router> is an object")
-                .iter()
-                .map(|(name, value)| {
-                    let Spec::Route(r) =
-                        spec(Kind::Route, value, &format!("routes.{router}.{name}"))
-                    else {
-                        unreachable!()
-                    };
-                    (name.clone(), r)
-                })
-                .collect();
-            (router.clone(), by_name)
-        })
-        .collect();
+    let routes = children(input, "routes", Kind::Route, |s| match s {
+        Spec::Route(r) => Some(r),
+        _ => None,
+    });
+    let gateway_routes = children(input, "gatewayRoutes", Kind::GatewayRoute, |s| match s {
+        Spec::GatewayRoute(r) => Some(r),
+        _ => None,
+    });
     let snapshot = MeshSnapshot {
         name: mesh_name,
         spec: mesh_spec,
@@ -123,6 +136,16 @@ fn load(input: &Value) -> (MeshSnapshot, Proxy) {
             _ => None,
         }),
         routes,
+        virtual_gateways: specs(
+            input,
+            "virtualGateways",
+            Kind::VirtualGateway,
+            |s| match s {
+                Spec::VirtualGateway(v) => Some(v),
+                _ => None,
+            },
+        ),
+        gateway_routes,
     };
     let mut proxy = Proxy::from_node_id(input["proxy"]["nodeId"].as_str().expect("proxy.nodeId"))
         .expect("a valid node id");

@@ -277,3 +277,50 @@ def test_matches_choose_targets_and_route_timeouts_cut_slow_upstreams(xds_server
             assert status == 504, status
             assert took < 1.2, f"the 300 ms route timeout took {took:.2f} s"
             assert envoy.nacks() == 0, envoy.nack_stats()
+
+
+def test_a_virtual_gateway_routes_by_prefix_with_rewrite_to_services(xds_server):
+    cp = xds_server
+    client = make_client(cp.endpoint)
+    with Upstream("books") as books, Upstream("web") as web:
+        client.create_mesh(meshName=MESH)
+        client.create_virtual_node(meshName=MESH, virtualNodeName="books", spec=_node(books.port))
+        client.create_virtual_node(meshName=MESH, virtualNodeName="web", spec=_node(web.port))
+        client.create_virtual_service(
+            meshName=MESH,
+            virtualServiceName="books.apps.local",
+            spec={"provider": {"virtualNode": {"virtualNodeName": "books"}}},
+        )
+        client.create_virtual_service(
+            meshName=MESH,
+            virtualServiceName="web.apps.local",
+            spec={"provider": {"virtualNode": {"virtualNodeName": "web"}}},
+        )
+        port = free_port()
+        client.create_virtual_gateway(
+            meshName=MESH,
+            virtualGatewayName="edge",
+            spec={"listeners": [{"portMapping": {"port": port, "protocol": "http"}}]},
+        )
+        for name, prefix, service in (("chapter", "/chapter", "books.apps.local"), ("root", "/", "web.apps.local")):
+            client.create_gateway_route(
+                meshName=MESH,
+                virtualGatewayName="edge",
+                gatewayRouteName=name,
+                spec={"httpRoute": {
+                    "match": {"prefix": prefix},
+                    "action": {"target": {"virtualService": {"virtualServiceName": service}}},
+                }},
+            )
+        config = bootstrap(f"mesh/{MESH}/virtualGateway/edge", cp.xds_address, free_port(), free_port())
+        with Envoy(config) as envoy:
+            _wait_nodes_listener(envoy, f"lds_ingress_0.0.0.0_{port}")
+            # The longest prefix wins; the matched prefix becomes "/" and the host the service.
+            assert send(port, "/chapter/1", host="www.example.com") == (200, "books")
+            assert books.paths[-1] == "/1"
+            assert books.headers[-1]["host"] == "books.apps.local"
+            assert send(port, "/chapter", host="www.example.com") == (200, "books")
+            assert books.paths[-1] == "/"
+            assert send(port, "/index.html", host="www.example.com") == (200, "web")
+            assert web.paths[-1] == "/index.html"
+            assert envoy.nacks() == 0, envoy.nack_stats()
