@@ -319,13 +319,7 @@ async fn start_xds(
                 .with_context(|| format!("xDS: listening on {addr}"))?;
             let bound = listener.local_addr()?;
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            let task = tokio::spawn(async move {
-                server
-                    .serve_with_incoming_shutdown(incoming, shutdown)
-                    .await
-                    .context("xDS server")
-            });
-            (bound.to_string(), task)
+            (bound.to_string(), spawn_serve(server, incoming, shutdown))
         }
         XdsAddress::Unix(path) => {
             // A socket left by a previous run would make bind fail.
@@ -338,17 +332,38 @@ async fn start_xds(
             let listener = tokio::net::UnixListener::bind(path)
                 .with_context(|| format!("xDS: listening on {}", path.display()))?;
             let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-            let task = tokio::spawn(async move {
-                server
-                    .serve_with_incoming_shutdown(incoming, shutdown)
-                    .await
-                    .context("xDS server")
-            });
-            (format!("unix://{}", path.display()), task)
+            (
+                format!("unix://{}", path.display()),
+                spawn_serve(server, incoming, shutdown),
+            )
         }
     };
     tracing::info!(address = %shown, "serving xDS (ADS, state of the world) to Envoy proxies");
     Ok((shown, task))
+}
+
+/// Runs the xDS server on `incoming` (TCP or Unix connections) until `shutdown`.
+fn spawn_serve<I, IO, IE>(
+    server: tonic::transport::server::Router,
+    incoming: I,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<anyhow::Result<()>>
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        server
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+            .context("xDS server")
+    })
 }
 
 /// Reloads the access file and reopens the audit log on SIGHUP, and checks both once a

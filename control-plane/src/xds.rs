@@ -144,72 +144,85 @@ fn load(
             out = None;
             return Ok(());
         };
-        let mut all = |kind: Kind, parent: Option<&str>| -> Result<Vec<Record>, ApiError> {
-            let mut records = Vec::new();
-            loop {
-                let after = records.last().map(|r: &Record| r.key.name.clone());
-                let page = txn.list(space, kind, mesh, parent, after.as_deref(), 1000)?;
-                let done = page.len() < 1000;
-                records.extend(page);
-                if done {
-                    return Ok(records);
-                }
-            }
-        };
-        let mut snapshot = MeshSnapshot {
+        let virtual_routers = specs(txn, space, mesh, Kind::VirtualRouter, None, |s| match s {
+            Spec::VirtualRouter(v) => Some(v),
+            _ => None,
+        })?;
+        let virtual_gateways = specs(txn, space, mesh, Kind::VirtualGateway, None, |s| match s {
+            Spec::VirtualGateway(v) => Some(v),
+            _ => None,
+        })?;
+        let mut routes = BTreeMap::new();
+        for router in virtual_routers.keys() {
+            let by_name = specs(txn, space, mesh, Kind::Route, Some(router), |s| match s {
+                Spec::Route(r) => Some(r),
+                _ => None,
+            })?;
+            routes.insert(router.clone(), by_name);
+        }
+        let mut gateway_routes = BTreeMap::new();
+        for gateway in virtual_gateways.keys() {
+            let by_name = specs(
+                txn,
+                space,
+                mesh,
+                Kind::GatewayRoute,
+                Some(gateway),
+                |s| match s {
+                    Spec::GatewayRoute(r) => Some(r),
+                    _ => None,
+                },
+            )?;
+            gateway_routes.insert(gateway.clone(), by_name);
+        }
+        let snapshot = MeshSnapshot {
             name: mesh.to_string(),
             spec,
-            virtual_services: BTreeMap::new(),
-            virtual_nodes: BTreeMap::new(),
-            virtual_routers: BTreeMap::new(),
-            routes: BTreeMap::new(),
-            virtual_gateways: BTreeMap::new(),
-            gateway_routes: BTreeMap::new(),
+            virtual_services: specs(txn, space, mesh, Kind::VirtualService, None, |s| match s {
+                Spec::VirtualService(v) => Some(v),
+                _ => None,
+            })?,
+            virtual_nodes: specs(txn, space, mesh, Kind::VirtualNode, None, |s| match s {
+                Spec::VirtualNode(v) => Some(v),
+                _ => None,
+            })?,
+            virtual_routers,
+            routes,
+            virtual_gateways,
+            gateway_routes,
         };
-        for r in all(Kind::VirtualService, None)? {
-            if let Some(Spec::VirtualService(s)) = parse(&r) {
-                snapshot.virtual_services.insert(r.key.name, s);
-            }
-        }
-        for r in all(Kind::VirtualNode, None)? {
-            if let Some(Spec::VirtualNode(s)) = parse(&r) {
-                snapshot.virtual_nodes.insert(r.key.name, s);
-            }
-        }
-        for r in all(Kind::VirtualRouter, None)? {
-            if let Some(Spec::VirtualRouter(s)) = parse(&r) {
-                snapshot.virtual_routers.insert(r.key.name, s);
-            }
-        }
-        let routers: Vec<String> = snapshot.virtual_routers.keys().cloned().collect();
-        for router in routers {
-            let mut routes = BTreeMap::new();
-            for r in all(Kind::Route, Some(&router))? {
-                if let Some(Spec::Route(s)) = parse(&r) {
-                    routes.insert(r.key.name, s);
-                }
-            }
-            snapshot.routes.insert(router, routes);
-        }
-        for r in all(Kind::VirtualGateway, None)? {
-            if let Some(Spec::VirtualGateway(s)) = parse(&r) {
-                snapshot.virtual_gateways.insert(r.key.name, s);
-            }
-        }
-        let gateways: Vec<String> = snapshot.virtual_gateways.keys().cloned().collect();
-        for gateway in gateways {
-            let mut routes = BTreeMap::new();
-            for r in all(Kind::GatewayRoute, Some(&gateway))? {
-                if let Some(Spec::GatewayRoute(s)) = parse(&r) {
-                    routes.insert(r.key.name, s);
-                }
-            }
-            snapshot.gateway_routes.insert(gateway, routes);
-        }
         out = Some(snapshot);
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Every resource of `kind` in the mesh (under `parent`), by name, as the spec `pick` takes
+/// out of [`Spec`]; read a page of 1,000 at a time.
+fn specs<T>(
+    txn: &mut dyn crate::store::Txn,
+    space: &str,
+    mesh: &str,
+    kind: Kind,
+    parent: Option<&str>,
+    pick: fn(Spec) -> Option<T>,
+) -> Result<BTreeMap<String, T>, ApiError> {
+    const PAGE: usize = 1000;
+    let mut out = BTreeMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = txn.list(space, kind, mesh, parent, after.as_deref(), PAGE)?;
+        let done = page.len() < PAGE;
+        after = page.last().map(|r| r.key.name.clone());
+        for record in page {
+            if let Some(spec) = parse(&record).and_then(pick) {
+                out.insert(record.key.name, spec);
+            }
+        }
+        if done {
+            return Ok(out);
+        }
+    }
 }
 
 /// A stored spec, typed. Stored specs were validated when written; one that no longer

@@ -141,7 +141,7 @@ fn gateway_route(
     protocol: PortProtocol,
     redirect: &str,
 ) -> Option<Route> {
-    let (matched, target, host_rewrite, rewrite) = match protocol {
+    let (matched, target, rewrite) = match protocol {
         PortProtocol::Http | PortProtocol::Http2 => {
             let h = if protocol == PortProtocol::Http {
                 r.http_route.as_ref()
@@ -167,14 +167,9 @@ fn gateway_route(
                 query: m.query_parameters.as_deref().unwrap_or_default(),
             }
             .build(headers);
-            let rewrite = h.action.rewrite.as_ref();
-            let host = rewrite
-                .and_then(|w| w.hostname.as_ref())
-                .and_then(|h| h.default_target_hostname);
             (
                 matched,
                 &h.action.target,
-                host,
                 path_rewrite(m.prefix.as_deref(), m.path.is_some(), h),
             )
         }
@@ -202,13 +197,7 @@ fn gateway_route(
                     )
                 }))
                 .collect();
-            let host = g
-                .action
-                .rewrite
-                .as_ref()
-                .and_then(|w| w.hostname.as_ref())
-                .and_then(|h| h.default_target_hostname);
-            (matched, &g.action.target, host, Rewrite::None)
+            (matched, &g.action.target, Rewrite::None)
         }
         PortProtocol::Tcp => return None,
     };
@@ -222,7 +211,7 @@ fn gateway_route(
     // By default the host becomes the target service (and its port, if the route names
     // one), which is what the egress listener routes on.
     let mut headers_to_add = Vec::new();
-    if host_rewrite == Some(DefaultGatewayRouteRewrite::Disabled) {
+    if hostname_kept(r) {
         // The host stays the client's; the egress listener finds the service by header.
         headers_to_add.push(HeaderValueOption {
             header: Some(HeaderValue {
@@ -263,6 +252,7 @@ fn gateway_route(
 /// The header that names the target service when a gateway route keeps the client's host.
 const SERVICE_HEADER: &str = "x-app-mesh-virtual-service";
 
+/// Whether the route turns App Mesh's host rewrite off (a spec holds one kind of route).
 fn hostname_kept(r: &GatewayRouteSpec) -> bool {
     let kept = |h: Option<&appmesh_model::gateway_route::GatewayRouteHostnameRewrite>| {
         h.and_then(|h| h.default_target_hostname) == Some(DefaultGatewayRouteRewrite::Disabled)

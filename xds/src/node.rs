@@ -106,7 +106,7 @@ fn ingress(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec, out: &mut
         out.clusters
             .insert(cluster_name.clone(), ingress_cluster(&cluster_name, l));
         let filter = if protocol == PortProtocol::Tcp {
-            tcp_filter("ingress", &cluster_name, tcp_idle(l))
+            tcp_filter("ingress", &cluster_name, listener_idle(l))
         } else {
             let rds = names::route_config(Direction::Ingress, protocol, port.into());
             out.routes.push(RouteConfiguration {
@@ -193,10 +193,6 @@ fn listener_idle(l: &ApiListener) -> Option<&appmesh_model::common::Duration> {
         ListenerTimeout::Grpc(t) => t.idle.as_ref(),
         ListenerTimeout::Tcp(t) => t.idle.as_ref(),
     }
-}
-
-fn tcp_idle(l: &ApiListener) -> Option<&appmesh_model::common::Duration> {
-    listener_idle(l)
 }
 
 fn pool_limits(pool: &VirtualNodeConnectionPool) -> CircuitBreakers {
