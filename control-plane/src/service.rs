@@ -2,7 +2,8 @@
 //! shape of every answer. Transport-free: the HTTP layer hands over parsed parameters and a
 //! JSON body, and gets back a JSON value or an [`ApiError`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use appmesh_model::common::TagRef;
@@ -17,6 +18,7 @@ use appmesh_model::virtual_service::{VirtualServiceProvider, VirtualServiceSpec}
 use appmesh_model::{rules, validate, Kind, Path, ResourceKey, Spec, Violation};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -50,11 +52,79 @@ pub struct Service {
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
     access: Arc<AccessHandle>,
+    answers: Arc<Answers>,
+}
+
+/// How many Describe answers [`Answers`] keeps: ~700 bytes each, so about 11 MiB at most.
+const CACHED_ANSWERS: usize = 16_384;
+
+/// Describe answers as JSON text, all read at one revision of the store, by ARN.
+///
+/// A Describe is a hash lookup instead of a read transaction, two row lookups and a JSON
+/// rendering (docs/benchmarks/describe-profile.md): the store read was a third of its CPU.
+/// Only for a store that publishes every write to the database on its feed before
+/// acknowledging it ([`Store::sees_every_write`]), so that the revision on the feed names
+/// everything a client may already have been told is written. An answer cached at revision
+/// R is served only while the feed still says R: any write empties the cache, so a Describe
+/// never answers older data than a read transaction would. Who may see it (the caller's
+/// policy, the mesh's sharing) is checked on every request before the lookup.
+struct Answers {
+    enabled: bool,
+    at: Mutex<AnswersAt>,
+}
+
+#[derive(Default)]
+struct AnswersAt {
+    revision: u64,
+    by_arn: HashMap<String, Bytes>,
+}
+
+impl Answers {
+    fn new(enabled: bool) -> Self {
+        Answers {
+            enabled,
+            at: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AnswersAt> {
+        self.at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The answer for `arn` read at `revision`, if there is one.
+    fn get(&self, revision: u64, arn: &str) -> Option<Bytes> {
+        if !self.enabled {
+            return None;
+        }
+        let at = self.lock();
+        (at.revision == revision)
+            .then(|| at.by_arn.get(arn).cloned())
+            .flatten()
+    }
+
+    /// Keeps `answer`, read from a snapshot no older than `revision` (the feed's revision
+    /// when the read began; newer answers are dropped, older ones emptied out).
+    fn put(&self, revision: u64, arn: String, answer: &Bytes) {
+        if !self.enabled {
+            return;
+        }
+        let mut at = self.lock();
+        if at.revision < revision {
+            at.revision = revision;
+            at.by_arn.clear();
+        }
+        if at.revision == revision && at.by_arn.len() < CACHED_ANSWERS {
+            at.by_arn.insert(arn, answer.clone());
+        }
+    }
 }
 
 /// An operation's name as IAM policies and CloudTrail spell it, e.g. `CreateVirtualNode`.
 pub fn action_name(verb: Verb, kind: Kind) -> String {
     match verb {
+        Verb::List if kind == Kind::Mesh => "ListMeshes".to_owned(),
         Verb::List => format!("List{}s", kind.api_name()),
         _ => format!("{verb:?}{}", kind.api_name()),
     }
@@ -94,10 +164,12 @@ impl Scope<'_> {
 impl Service {
     /// A service answering from `store` with `settings`, admitting who `access` names.
     pub fn new(store: Arc<dyn Store>, settings: Settings, access: Arc<AccessHandle>) -> Self {
+        let answers = Arc::new(Answers::new(store.sees_every_write()));
         Service {
             store,
             settings: Arc::new(settings),
             access,
+            answers,
         }
     }
 
@@ -268,21 +340,29 @@ impl Service {
         })
     }
 
-    /// `Describe<Kind>`.
+    /// `Describe<Kind>`, answered as JSON text.
     pub fn describe(
         &self,
         caller: &Identity,
         key: &ResourceKey,
         query: &Query,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Bytes, ApiError> {
         validate_key(key)?;
         let scope = self.scope(caller, query, false)?;
-        self.authorize(
-            &scope,
-            &action_name(Verb::Describe, key.kind),
-            &self.arn(&scope.space, key),
-        )?;
-        self.read(|txn| Ok(self.data(&scope.space, &self.find(txn, &scope, key)?, "ACTIVE")))
+        let arn = self.arn(&scope.space, key);
+        self.authorize(&scope, &action_name(Verb::Describe, key.kind), &arn)?;
+        // The revision before the read: its snapshot holds at least everything up to it.
+        let revision = self.store.feed().revision();
+        if self.is_visible(&scope, &key.mesh) {
+            if let Some(answer) = self.answers.get(revision, &arn) {
+                return Ok(answer);
+            }
+        }
+        let data =
+            self.read(|txn| Ok(self.data(&scope.space, &self.find(txn, &scope, key)?, "ACTIVE")))?;
+        let answer = Bytes::from(data.to_string());
+        self.answers.put(revision, arn, &answer);
+        Ok(answer)
     }
 
     /// `Update<Kind>`: only the account that created a resource may change it, the mesh
@@ -716,18 +796,23 @@ impl Service {
         scope: &Scope<'_>,
         mesh: &str,
     ) -> Result<Record, ApiError> {
-        let visible = scope.is_owner()
-            || scope
-                .access
-                .is_shared(&scope.space, mesh, &scope.caller.account);
         match txn.get(&scope.space, &ResourceKey::mesh(mesh))? {
-            Some(record) if visible => Ok(record),
+            Some(record) if self.is_visible(scope, mesh) => Ok(record),
             _ if scope.is_owner() => Err(ApiError::not_found(format!("mesh {mesh} not found"))),
             _ => Err(ApiError::not_found(format!(
                 "mesh {mesh} of account {} not found, or not shared with account {}",
                 scope.space, scope.caller.account
             ))),
         }
+    }
+
+    /// Whether the caller may see the mesh `mesh` of the scope's account (if it exists):
+    /// its own, or shared with it.
+    fn is_visible(&self, scope: &Scope<'_>, mesh: &str) -> bool {
+        scope.is_owner()
+            || scope
+                .access
+                .is_shared(&scope.space, mesh, &scope.caller.account)
     }
 
     /// NotFound unless the mesh (and router or gateway) holding `key` exist and are visible.

@@ -172,6 +172,14 @@ pub trait Store: Send + Sync + 'static {
         false
     }
 
+    /// Whether every write to the database goes through this store, which publishes its
+    /// revision on [`Store::feed`] before acknowledging it: then the feed's revision names
+    /// all a client can have been told is written, and what was read at it may be reused
+    /// until it moves. Not so where other replicas write to the same database.
+    fn sees_every_write(&self) -> bool {
+        false
+    }
+
     /// How many commits (log flushes) it has made since it opened, where it shares one
     /// among concurrent writers and counts them (SQLite's group commit).
     fn commits(&self) -> Option<u64> {

@@ -129,6 +129,8 @@ pub struct SqliteStore {
     path: PathBuf,
     feed: ChangeFeed,
     commits: AtomicU64,
+    /// Held while the store is open: one server per data directory.
+    _lock: std::fs::File,
 }
 
 /// The write connection and the batch open on it.
@@ -161,6 +163,29 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Locks `dir` for this process (`appmesh.lock`, released when the process ends however it
+/// ends): the revision counter and the group commit live in the writer's memory, so a
+/// second server on the same files would hand out the same revisions.
+fn lock_directory(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("appmesh.lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "the data directory {} is in use by another appmesh-control-plane (it holds {}); \
+             stop that one, or give this one its own --data-dir (several replicas share \
+             a PostgreSQL database instead: --database postgres://...)",
+            dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -175,6 +200,7 @@ impl SqliteStore {
     /// a version that knew one account only is migrated: its resources become `account`'s.
     pub fn open(dir: &Path, account: &str) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
+        let lock = lock_directory(dir)?;
         let path = dir.join("appmesh.db");
         let mut conn = open_connection(&path)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -225,6 +251,7 @@ impl SqliteStore {
             path,
             feed: ChangeFeed::new(revision),
             commits: AtomicU64::new(0),
+            _lock: lock,
         })
     }
 
@@ -234,7 +261,7 @@ impl SqliteStore {
             if w.revision != w.durable {
                 sql::advance_revision(&mut &w.conn, w.durable, w.revision)?;
             }
-            w.conn.execute_batch("COMMIT")?;
+            run(&w.conn, "COMMIT")?;
             Ok(())
         })();
         w.open = None;
@@ -307,7 +334,7 @@ impl Store for SqliteStore {
             return Err(ApiError::internal("no open batch"));
         };
         if w.members == 0 {
-            if let Err(e) = w.conn.execute_batch("BEGIN IMMEDIATE") {
+            if let Err(e) = run(&w.conn, "BEGIN IMMEDIATE") {
                 w.open = None;
                 let mut batches = lock(&self.batches);
                 batches.failed = Some((batch, e.to_string()));
@@ -332,11 +359,10 @@ impl Store for SqliteStore {
         work: &mut dyn FnMut(&mut dyn Txn) -> Result<(), ApiError>,
     ) -> Result<(), ApiError> {
         let conn = self.reader()?;
-        conn.execute_batch("BEGIN DEFERRED")?;
+        run(&conn, "BEGIN DEFERRED")?;
         let mut txn = SqlTxn::new(&conn);
         let result = work(&mut txn);
-        let ended = conn.execute_batch("COMMIT");
-        if ended.is_ok() {
+        if run(&conn, "COMMIT").is_ok() {
             lock(&self.readers).push(conn);
         }
         result
@@ -344,9 +370,9 @@ impl Store for SqliteStore {
 
     fn changes_since(&self, revision: u64, limit: usize) -> Result<Changes, ApiError> {
         let conn = self.reader()?;
-        conn.execute_batch("BEGIN DEFERRED")?;
+        run(&conn, "BEGIN DEFERRED")?;
         let result = sql::read_changes(&mut &conn, revision, limit);
-        if conn.execute_batch("COMMIT").is_ok() {
+        if run(&conn, "COMMIT").is_ok() {
             lock(&self.readers).push(conn);
         }
         result
@@ -358,6 +384,12 @@ impl Store for SqliteStore {
 
     fn reads_are_local(&self) -> bool {
         // WAL readers see the last commit without taking the writer's lock.
+        true
+    }
+
+    fn sees_every_write(&self) -> bool {
+        // The data directory is this process's alone (its lock file), and a batch's
+        // revision is published before its writers return.
         true
     }
 
@@ -378,13 +410,19 @@ impl Store for SqliteStore {
     }
 }
 
+/// Runs a statement without parameters or rows (`BEGIN`, `COMMIT`, a savepoint), compiled
+/// once per connection rather than on every call as `execute_batch` does.
+fn run(conn: &Connection, statement: &'static str) -> rusqlite::Result<()> {
+    conn.prepare_cached(statement)?.raw_execute().map(drop)
+}
+
 /// Runs one writer's `work` in a savepoint of the open batch, and logs its changes under
 /// the next revision if it made any.
 fn run_member(
     w: &mut Writer,
     work: &mut dyn FnMut(&mut dyn Txn) -> Result<(), ApiError>,
 ) -> Result<(), ApiError> {
-    w.conn.execute_batch("SAVEPOINT member")?;
+    run(&w.conn, "SAVEPOINT member")?;
     let mut txn = SqlTxn::new(&w.conn);
     let mut result = work(&mut txn);
     let changed = std::mem::take(&mut txn.changed);
@@ -392,12 +430,13 @@ fn run_member(
         result = sql::log_changes(&mut &w.conn, w.revision + 1, &changed);
     }
     if result.is_ok() {
-        w.conn.execute_batch("RELEASE member")?;
+        run(&w.conn, "RELEASE member")?;
         if !changed.is_empty() {
             w.revision += 1;
         }
     } else {
-        w.conn.execute_batch("ROLLBACK TO member; RELEASE member")?;
+        run(&w.conn, "ROLLBACK TO member")?;
+        run(&w.conn, "RELEASE member")?;
     }
     result
 }
