@@ -3,11 +3,15 @@
 //! [`app`] is the only wiring; tests drive it in memory or over a socket. Handlers parse the
 //! URI, query and body, run the [`Service`] call on a blocking thread (storage waits on
 //! fsync), and render either the JSON answer or the [`ApiError`].
+//!
+//! Beside the App Mesh operations it serves the operator's endpoints: `GET /healthz`,
+//! `GET /metrics` (Prometheus text) and `GET /v1/proxies` (the proxies connected to the xDS
+//! server), reading the [`Telemetry`] the gate was given.
 
 use std::sync::Arc;
 
 use appmesh_model::{Kind, ResourceKey};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware;
@@ -19,14 +23,29 @@ use serde_json::Value;
 use crate::access::Identity;
 use crate::error::{ApiError, ErrorKind};
 use crate::gate::{Gate, Operation};
+use crate::metrics::Telemetry;
 use crate::service::{action_name, mesh_space, Container, Query, Service, Verb};
 
 const PREFIX: &str = "/v20190125";
 
 /// The complete API as a router over `service`, behind `gate`.
 pub fn app(service: Service, gate: Arc<Gate>) -> Router {
+    let telemetry = gate.telemetry_handle().clone();
+    let for_metrics = telemetry.clone();
     let mut router = Router::new()
         .route("/healthz", axum::routing::get(healthz))
+        .route(
+            "/metrics",
+            only(MethodFilter::GET, move |s: State<Service>| {
+                metrics(for_metrics.clone(), s)
+            }),
+        )
+        .route(
+            "/v1/proxies",
+            only(MethodFilter::GET, move |c: Caller| {
+                list_proxies(telemetry.clone(), c)
+            }),
+        )
         .route(
             &format!("{PREFIX}/tags"),
             only(MethodFilter::GET, list_tags),
@@ -177,7 +196,7 @@ fn body(bytes: &Bytes) -> Result<Value, ApiError> {
 /// waits on fsync), and renders its answer; a parse failure is answered as it is. Reads of
 /// a store whose reads are local run in place: handing them to a blocking thread and back
 /// cost more than the read. The operation is left on the response for the audit log.
-async fn run<T, F>(
+async fn run<T, A, F>(
     service: Service,
     op: Operation,
     parsed: Result<T, ApiError>,
@@ -185,7 +204,8 @@ async fn run<T, F>(
 ) -> Response
 where
     T: Send + 'static,
-    F: FnOnce(&Service, T) -> Result<Value, ApiError> + Send + 'static,
+    A: Into<JsonText> + Send + 'static,
+    F: FnOnce(&Service, T) -> Result<A, ApiError> + Send + 'static,
 {
     let mut response = match parsed {
         Ok(input) => {
@@ -199,7 +219,7 @@ where
                     })
             };
             match answer {
-                Ok(value) => json_response(StatusCode::OK, value.to_string()),
+                Ok(answer) => json_response(StatusCode::OK, answer.into().0),
                 Err(e) => e.into_response(),
             }
         }
@@ -209,8 +229,24 @@ where
     response
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
-    let mut r = (status, body).into_response();
+/// An answer's body: a JSON value rendered, or JSON text the service already holds.
+struct JsonText(Bytes);
+
+impl From<Value> for JsonText {
+    fn from(value: Value) -> Self {
+        JsonText(Bytes::from(value.to_string()))
+    }
+}
+
+impl From<Bytes> for JsonText {
+    fn from(text: Bytes) -> Self {
+        JsonText(text)
+    }
+}
+
+fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -383,6 +419,44 @@ async fn healthz(State(s): State<Service>) -> Response {
     } else {
         ApiError::new(ErrorKind::ServiceUnavailable, "storage is not answering").into_response()
     }
+}
+
+/// `GET /metrics`: every metric in Prometheus' text format (see [`crate::metrics`]).
+async fn metrics(telemetry: Telemetry, State(s): State<Service>) -> Response {
+    let mut r = (StatusCode::OK, telemetry.metrics.render(s.revision())).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    r
+}
+
+/// `GET /v1/proxies`: the proxies connected to the xDS server in the caller's account, those
+/// whose resource its policies allow `appmesh:ListProxies` on (all of them without
+/// policies), as `{"proxies": [ProxyEntry...]}`.
+async fn list_proxies(telemetry: Telemetry, Extension(caller): Caller) -> Response {
+    let visible: Vec<_> = telemetry
+        .proxies
+        .list()
+        .into_iter()
+        .filter(|p| p.account == caller.account)
+        .filter(|p| {
+            caller.policies.as_ref().is_none_or(|policies| {
+                crate::policy::evaluate(policies, "appmesh:ListProxies", &p.arn)
+                    == crate::policy::Decision::Allow
+            })
+        })
+        .collect();
+    let mut r = match serde_json::to_string(&serde_json::json!({ "proxies": visible })) {
+        Ok(body) => json_response(StatusCode::OK, body),
+        Err(e) => ApiError::internal(format_args!("rendering the proxies: {e}")).into_response(),
+    };
+    r.extensions_mut().insert(Operation {
+        action: "ListProxies".to_owned(),
+        resource: None,
+        mutating: false,
+    });
+    r
 }
 
 async fn method_not_allowed(method: Method) -> Response {

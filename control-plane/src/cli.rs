@@ -235,7 +235,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let sts_key = crate::sts::StsKey::load_or_create(&args.data_dir)
         .with_context(|| format!("the STS key in {}", args.data_dir.display()))?;
+    let telemetry = crate::metrics::Telemetry::default();
     let gate = Gate::new(access.clone(), &settings.region, &settings.account_id)
+        .telemetry(telemetry.clone())
         .insecure(args.insecure_dev)
         .audit(audit.clone())
         .sts_key(sts_key);
@@ -271,7 +273,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let _ = stopping.send(true);
         };
         let xds = match &args.xds_listen {
-            Some(address) => Some(start_xds(address, service.clone(), stopped).await?),
+            Some(address) => Some(start_xds(address, service.clone(), stopped, telemetry).await?),
             None => None,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -303,6 +305,7 @@ async fn start_xds(
     address: &XdsAddress,
     service: Service,
     stopped: tokio::sync::watch::Receiver<bool>,
+    telemetry: crate::metrics::Telemetry,
 ) -> anyhow::Result<(String, tokio::task::JoinHandle<anyhow::Result<()>>)> {
     let mut until = stopped.clone();
     let shutdown = async move {
@@ -311,7 +314,7 @@ async fn start_xds(
     let server = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
-        .add_service(crate::xds::Xds::server(service, stopped));
+        .add_service(crate::xds::Xds::server(service, stopped, telemetry));
     let (shown, task) = match address {
         XdsAddress::Tcp(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)

@@ -1,6 +1,6 @@
 //! What every request passes through before an operation sees it, and after: a request id,
 //! the body size limit, SigV4 authentication, the per-principal rate limit, the request log
-//! line and the audit record.
+//! line, the request metrics and the audit record.
 //!
 //! The gate reads the whole body (up to [`MAX_BODY_BYTES`]) before answering, so no answer is
 //! lost to a reset of a connection whose request body was left unread; the body is needed for
@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use crate::access::{AccessHandle, Identity, Rate};
 use crate::audit::{AuditLog, AuditRecord};
 use crate::error::{ApiError, ErrorKind};
+use crate::metrics::{Telemetry, NO_OPERATION};
 use crate::sigv4::{self, Incoming, KeySecret};
 use crate::sts::{self, StsKey};
 
@@ -56,6 +57,7 @@ pub struct Gate {
     audit: Option<Arc<AuditLog>>,
     sts: StsKey,
     buckets: Mutex<HashMap<String, Bucket>>,
+    telemetry: Telemetry,
 }
 
 struct Bucket {
@@ -74,7 +76,20 @@ impl Gate {
             audit: None,
             sts: StsKey::random(),
             buckets: Mutex::new(HashMap::new()),
+            telemetry: Telemetry::default(),
         }
+    }
+
+    /// Records requests in `telemetry` (by default a fresh one of its own), which the
+    /// operator endpoints (`/metrics`, `/v1/proxies`) then show.
+    pub fn telemetry(mut self, telemetry: Telemetry) -> Gate {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// What the gate records requests in.
+    pub fn telemetry_handle(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     /// Seals STS sessions with `key` (by default a random key, so sessions end with the
@@ -265,7 +280,8 @@ pub async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let principal = identity.as_ref().map_or("-", |i| i.arn.as_str());
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    let millis = elapsed.as_secs_f64() * 1000.0;
     match &error {
         None => tracing::info!(%method, %path, status, millis, %request_id, principal, "request"),
         Some(error) if status >= 500 => {
@@ -275,7 +291,19 @@ pub async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -
             tracing::info!(%method, %path, status, error, millis, %request_id, principal, "request")
         }
     }
-    if gate.insecure && path != "/healthz" {
+    let operation = match response.extensions().get::<Operation>() {
+        Some(op) => op.action.as_str(),
+        None if sts_call => "Sts",
+        None => match path.as_str() {
+            "/healthz" => "Healthz",
+            "/metrics" => "Metrics",
+            _ => NO_OPERATION,
+        },
+    };
+    gate.telemetry
+        .metrics
+        .record_request(operation, status, elapsed);
+    if gate.insecure && !is_open(&path) {
         tracing::warn!(%request_id, "--insecure-dev: this request was not authenticated");
     }
 
@@ -337,12 +365,13 @@ async fn admit(
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         r
     };
-    let bytes: Bytes = match tokio::time::timeout(
-        BODY_TIMEOUT,
-        axum::body::to_bytes(body, MAX_BODY_BYTES),
-    )
-    .await
-    {
+    // A GET or DELETE has no body to wait for: no timer, no read.
+    let read = if axum::body::HttpBody::is_end_stream(&body) {
+        Ok(Ok(Bytes::new()))
+    } else {
+        tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await
+    };
+    let bytes: Bytes = match read {
         Ok(Ok(b)) => b,
         // `to_bytes` says so when the limit is what stopped it; anything else is a body that
         // could not be read (a bad chunk, fewer bytes than Content-Length promised).
@@ -359,7 +388,7 @@ async fn admit(
             )))
         }
     };
-    if parts.uri.path() == "/healthz" {
+    if is_open(parts.uri.path()) {
         let root = Arc::new(Identity::root(&gate.default_account));
         return Ok((Request::from_parts(parts, Body::from(bytes)), root, None));
     }
@@ -370,6 +399,12 @@ async fn admit(
     parts.extensions.insert(identity.clone());
     parts.extensions.insert(RequestId(request_id.to_owned()));
     Ok((Request::from_parts(parts, Body::from(bytes)), identity, key))
+}
+
+/// Paths answered without authentication: health and metrics, which reveal no resource,
+/// account or secret, and whose callers (load balancers, Prometheus) do not sign requests.
+fn is_open(path: &str) -> bool {
+    path == "/healthz" || path == "/metrics"
 }
 
 /// STS's query protocol arrives as a form-encoded `POST /`.

@@ -8,6 +8,9 @@
 //! - [`access`], [`sigv4`], [`policy`], [`gate`], [`audit`]: who may call (the operator's
 //!   access file), signature checks, IAM-style policies, the per-request gate (request ids,
 //!   body limit, authentication, rate limits) and the CloudTrail-shaped audit log.
+//! - [`xds`]: the ADS server Envoy proxies get their configuration from.
+//! - [`metrics`]: request and xDS metrics (`GET /metrics`) and the operator's view of the
+//!   connected proxies (`GET /v1/proxies`).
 //! - [`cli`]: the `appmesh-control-plane serve` command.
 //!
 //! Run it with `appmesh-control-plane serve --listen 127.0.0.1:9080 --data-dir ./data` and
@@ -21,6 +24,7 @@ pub mod config;
 pub mod error;
 pub mod gate;
 pub mod listener;
+pub mod metrics;
 pub mod policy;
 pub mod service;
 pub mod sigv4;

@@ -16,10 +16,15 @@
 //!
 //! A proxy whose mesh or resource does not exist gets nothing and a log line; it is served
 //! as soon as a write creates what it names.
+//!
+//! Each stream keeps its own entry in [`Proxies`] up to date (who it serves, each type's
+//! versions, nonce and last NACK): the operator view `GET /v1/proxies` reads the entries,
+//! and the entry goes when the stream does. Pushes and NACKs are counted in [`Metrics`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use appmesh_model::{Kind, Path, ResourceKey, Spec};
 use appmesh_xds::envoy::Typed;
@@ -42,6 +47,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::ApiError;
+use crate::metrics::{Metrics, Telemetry};
 use crate::service::Service;
 use crate::store::Record;
 
@@ -52,6 +58,10 @@ const ROUTES: &str = <RouteConfiguration as Typed>::TYPE_URL;
 
 /// The order responses go out in: what is referred to before what refers to it.
 const ORDER: [&str; 4] = [CLUSTERS, ENDPOINTS, LISTENERS, ROUTES];
+
+/// The short names of the types in [`ORDER`], as the operator view and the metrics label
+/// them.
+pub const TYPE_NAMES: [&str; 4] = ["CDS", "EDS", "LDS", "RDS"];
 
 /// How long a stream waits after a change for more before it reloads: a burst of writes
 /// (a `terraform apply`) becomes one push.
@@ -66,6 +76,7 @@ struct Shared {
     snapshots: Mutex<Snapshots>,
     nonces: AtomicU64,
     stopping: tokio::sync::watch::Receiver<bool>,
+    telemetry: Telemetry,
 }
 
 /// Mesh snapshots of one revision, by (account, mesh).
@@ -75,19 +86,164 @@ struct Snapshots {
     meshes: HashMap<(String, String), Arc<Option<MeshSnapshot>>>,
 }
 
+/// The proxies connected to this server, for the operator view: each stream owns its entry
+/// and updates it as it goes (an uncontended lock per ADS message); the view locks the list
+/// only to copy it out, and a stream's entry is removed when the stream ends.
+#[derive(Default)]
+pub struct Proxies {
+    next: AtomicU64,
+    entries: Mutex<BTreeMap<u64, Arc<Mutex<ProxyEntry>>>>,
+}
+
+/// One connected proxy as `GET /v1/proxies` shows it (the JSON shape is documented in
+/// `docs/guides/serving-envoy.md`; the web console reads it, so members are only added).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyEntry {
+    /// `node.id` as the proxy sent it.
+    pub node_id: String,
+    /// The account whose mesh it names (the ARN's, else the server's default account).
+    pub account: String,
+    /// The mesh.
+    pub mesh: String,
+    /// `virtualNode` or `virtualGateway`.
+    pub kind: &'static str,
+    /// The virtual node's or gateway's name.
+    pub name: String,
+    /// The resource's ARN.
+    pub arn: String,
+    /// The proxy's address as this server sees it (`null` on a Unix socket).
+    pub peer: Option<String>,
+    /// When the stream opened, in epoch seconds.
+    pub connected_at: f64,
+    /// `SERVING`, `PENDING` (not translated yet), `UNKNOWN_MESH`, `UNKNOWN_RESOURCE`, or
+    /// `ERROR` (its mesh could not be read).
+    pub status: &'static str,
+    /// Why the proxy is not served, when it is not.
+    pub status_message: Option<String>,
+    /// Per xDS type, by short name: `CDS`, `EDS`, `LDS`, `RDS` (always all four).
+    pub types: BTreeMap<&'static str, TypeEntry>,
+}
+
+/// One xDS type of one proxy.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeEntry {
+    /// The type URL.
+    pub type_url: &'static str,
+    /// Whether the proxy asked for this type.
+    pub subscribed: bool,
+    /// The version of the last response sent.
+    pub version_sent: Option<String>,
+    /// The last version the proxy acknowledged.
+    pub version_acked: Option<String>,
+    /// The nonce of the last response while the proxy has not answered it.
+    pub pending_nonce: Option<String>,
+    /// `ACK` or `NACK`: the proxy's answer to the last response it answered.
+    pub last_answer: Option<&'static str>,
+    /// The last response the proxy refused, even if it has acknowledged another since.
+    pub last_nack: Option<Nack>,
+    /// Responses of this type sent on this stream.
+    pub pushes: u64,
+}
+
+/// A refused response.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Nack {
+    /// The refused version.
+    pub version: String,
+    /// Envoy's `error_detail.message`.
+    pub message: String,
+    /// When it arrived, in epoch seconds.
+    pub at: f64,
+}
+
+impl Proxies {
+    /// Every connected proxy that has said who it is, in connection order.
+    pub fn list(&self) -> Vec<ProxyEntry> {
+        let entries: Vec<Arc<Mutex<ProxyEntry>>> = self
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        entries
+            .iter()
+            .map(|e| e.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect()
+    }
+
+    fn insert(&self, entry: ProxyEntry) -> (u64, Arc<Mutex<ProxyEntry>>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let entry = Arc::new(Mutex::new(entry));
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, entry.clone());
+        (id, entry)
+    }
+
+    fn remove(&self, id: u64) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+}
+
+fn epoch_seconds(t: SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A stream's place in the telemetry: counted while it is open, listed once it has said
+/// who it is; both undone when it is dropped, however the stream ends.
+struct Registration {
+    telemetry: Telemetry,
+    entry: Option<(u64, Arc<Mutex<ProxyEntry>>)>,
+}
+
+impl Registration {
+    fn open(telemetry: Telemetry) -> Self {
+        telemetry.metrics.stream_opened(true);
+        Registration {
+            telemetry,
+            entry: None,
+        }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.telemetry.metrics
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.telemetry.metrics.stream_opened(false);
+        if let Some((id, _)) = &self.entry {
+            self.telemetry.proxies.remove(*id);
+        }
+    }
+}
+
 impl Xds {
     /// The gRPC service over the control plane's store. Every stream ends when `stopping`
     /// turns true: ADS streams never finish on their own, and a graceful shutdown waits for
     /// open streams.
+    /// Streams record themselves in `telemetry`.
     pub fn server(
         service: Service,
         stopping: tokio::sync::watch::Receiver<bool>,
+        telemetry: Telemetry,
     ) -> AggregatedDiscoveryServiceServer<Xds> {
         AggregatedDiscoveryServiceServer::new(Xds(Arc::new(Shared {
             service,
             snapshots: Mutex::default(),
             nonces: AtomicU64::new(0),
             stopping,
+            telemetry,
         })))
     }
 }
@@ -246,7 +402,8 @@ impl AggregatedDiscoveryService for Xds {
         request: Request<Streaming<DiscoveryRequest>>,
     ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
         let (tx, rx) = mpsc::channel(16);
-        let stream = Stream::new(self.0.clone(), tx);
+        let peer = request.remote_addr().map(|a| a.to_string());
+        let stream = Stream::new(self.0.clone(), tx, peer);
         tokio::spawn(stream.run(request.into_inner()));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
@@ -278,6 +435,14 @@ struct TypeState {
     nack: Option<String>,
     /// Send even if the version did not move (the subscription changed).
     resend: bool,
+    /// Envoy answered the last response (ACK or NACK).
+    answered: bool,
+    /// Its last answer was an ACK (`true`) or a NACK.
+    last_answer: Option<bool>,
+    /// The last NACK: the version, Envoy's error and when it came; kept after later ACKs.
+    last_nack: Option<Nack>,
+    /// Responses sent.
+    pushes: u64,
 }
 
 impl TypeState {
@@ -296,12 +461,22 @@ struct Stream {
     types: HashMap<&'static str, TypeState>,
     /// The proxy's resources and the revision they were translated at.
     resources: Option<(u64, Resources)>,
-    /// Why the proxy is not served, when it is not (logged once per reason).
-    unserved: Option<String>,
+    /// Why the proxy is not served, when it is not (logged once per reason): the status
+    /// the operator view shows, and the message.
+    unserved: Option<(&'static str, String)>,
+    /// The peer's address, if on TCP.
+    peer: Option<String>,
+    connected_at: SystemTime,
+    registration: Registration,
 }
 
 impl Stream {
-    fn new(xds: Arc<Shared>, tx: mpsc::Sender<Result<DiscoveryResponse, Status>>) -> Self {
+    fn new(
+        xds: Arc<Shared>,
+        tx: mpsc::Sender<Result<DiscoveryResponse, Status>>,
+        peer: Option<String>,
+    ) -> Self {
+        let registration = Registration::open(xds.telemetry.clone());
         Stream {
             xds,
             tx,
@@ -309,7 +484,85 @@ impl Stream {
             types: HashMap::new(),
             resources: None,
             unserved: None,
+            peer,
+            connected_at: SystemTime::now(),
+            registration,
         }
+    }
+
+    /// Lists the stream in the operator view, once it knows its proxy.
+    fn register(&mut self, node_id: &str, proxy: &Proxy) {
+        let settings = self.xds.service.settings();
+        let account = proxy
+            .account
+            .clone()
+            .unwrap_or_else(|| settings.account_id.clone());
+        let kind = match proxy.kind {
+            appmesh_xds::ProxyKind::VirtualNode => Kind::VirtualNode,
+            appmesh_xds::ProxyKind::VirtualGateway => Kind::VirtualGateway,
+        };
+        let arn = ResourceKey::in_mesh(kind, proxy.mesh.clone(), proxy.name.clone())
+            .arn(&settings.region, &account);
+        let entry = ProxyEntry {
+            node_id: node_id.to_owned(),
+            account,
+            mesh: proxy.mesh.clone(),
+            kind: proxy.kind.segment(),
+            name: proxy.name.clone(),
+            arn,
+            peer: self.peer.clone(),
+            connected_at: epoch_seconds(self.connected_at),
+            status: "PENDING",
+            status_message: None,
+            types: BTreeMap::new(),
+        };
+        self.registration.entry = Some(self.xds.telemetry.proxies.insert(entry));
+        self.publish();
+    }
+
+    /// Copies what the stream knows into its operator-view entry.
+    fn publish(&self) {
+        let Some((_, entry)) = &self.registration.entry else {
+            return;
+        };
+        let (status, status_message) = match (&self.unserved, &self.resources) {
+            (Some((status, why)), _) => (*status, Some(why.clone())),
+            (None, Some(_)) => ("SERVING", None),
+            (None, None) => ("PENDING", None),
+        };
+        let types = ORDER
+            .iter()
+            .zip(TYPE_NAMES)
+            .map(|(type_url, short)| {
+                let view = match self.types.get(type_url) {
+                    None => TypeEntry {
+                        type_url,
+                        ..TypeEntry::default()
+                    },
+                    Some(state) => TypeEntry {
+                        type_url,
+                        subscribed: state.subscribed,
+                        version_sent: state.sent.as_ref().map(|(v, _)| v.clone()),
+                        version_acked: state.acked.clone(),
+                        pending_nonce: state
+                            .sent
+                            .as_ref()
+                            .filter(|_| !state.answered)
+                            .map(|(_, n)| n.clone()),
+                        last_answer: state
+                            .last_answer
+                            .map(|ack| if ack { "ACK" } else { "NACK" }),
+                        last_nack: state.last_nack.clone(),
+                        pushes: state.pushes,
+                    },
+                };
+                (short, view)
+            })
+            .collect();
+        let mut entry = entry.lock().unwrap_or_else(|p| p.into_inner());
+        entry.status = status;
+        entry.status_message = status_message;
+        entry.types = types;
     }
 
     async fn run(mut self, mut inbound: Streaming<DiscoveryRequest>) {
@@ -335,7 +588,9 @@ impl Stream {
                     feed.borrow_and_update();
                 }
             }
-            if self.push().await.is_err() {
+            let pushed = self.push().await;
+            self.publish();
+            if pushed.is_err() {
                 break;
             }
         }
@@ -359,12 +614,15 @@ impl Stream {
             tracing::info!(node_id = %node.id, mesh = %proxy.mesh, kind = proxy.kind.segment(),
                 resource = %proxy.name, ingress_port = proxy.ingress_port,
                 egress_port = proxy.egress_port, "xDS stream opened");
+            let node_id = node.id.clone();
+            self.register(&node_id, &proxy);
             self.proxy = Some(proxy);
         }
         let Some(type_url) = ORDER.iter().find(|t| **t == request.type_url) else {
             tracing::debug!(type_url = %request.type_url, "request for a type this server does not serve");
             return Ok(());
         };
+        let type_index = ORDER.iter().position(|t| t == type_url).unwrap_or(0);
         let state = self.types.entry(type_url).or_default();
         if !request.response_nonce.is_empty() {
             match &state.sent {
@@ -375,11 +633,22 @@ impl Stream {
                             tracing::warn!(resource = %p, type_url = %type_url, version = %version,
                                 error = %error.message, "Envoy refused the configuration (NACK)");
                         }
+                        if !state.answered {
+                            self.registration.metrics().record_nack(type_index);
+                        }
+                        state.last_nack = Some(Nack {
+                            version: version.clone(),
+                            message: error.message.clone(),
+                            at: epoch_seconds(SystemTime::now()),
+                        });
+                        state.last_answer = Some(false);
                         state.nack = Some(error.message.clone());
                     } else {
                         state.acked = Some(request.version_info.clone());
+                        state.last_answer = Some(true);
                         state.nack = None;
                     }
+                    state.answered = true;
                 }
                 // An answer to an older response: Envoy will ask again for the latest.
                 _ => return Ok(()),
@@ -412,11 +681,11 @@ impl Stream {
                     }
                     self.resources = Some((revision, resources));
                 }
-                Err(why) => {
-                    if self.unserved.as_deref() != Some(&why) {
+                Err((status, why)) => {
+                    if self.unserved.as_ref().map(|(_, w)| w) != Some(&why) {
                         tracing::warn!(mesh = %proxy.mesh, kind = proxy.kind.segment(), resource = %proxy.name,
                             reason = %why, "no configuration for this proxy");
-                        self.unserved = Some(why);
+                        self.unserved = Some((status, why));
                     }
                     self.resources = None;
                     return Ok(());
@@ -427,7 +696,7 @@ impl Stream {
             return Ok(());
         };
         let mut held = false;
-        for type_url in ORDER {
+        for (type_index, type_url) in ORDER.into_iter().enumerate() {
             let Some(state) = self.types.get_mut(type_url) else {
                 continue;
             };
@@ -450,6 +719,9 @@ impl Stream {
             state.sent = Some((version.clone(), nonce.clone()));
             state.resend = false;
             state.nack = None;
+            state.answered = false;
+            state.pushes += 1;
+            self.registration.metrics().record_push(type_index);
             if matches!(type_url, CLUSTERS | ENDPOINTS) {
                 held = true;
             }
@@ -465,18 +737,27 @@ impl Stream {
         Ok(())
     }
 
-    async fn translate(&self, proxy: &Proxy) -> Result<Resources, String> {
+    /// The proxy's resources, or why it has none: the operator view's status and the
+    /// message.
+    async fn translate(&self, proxy: &Proxy) -> Result<Resources, (&'static str, String)> {
         let settings = self.xds.service.settings();
         let space = proxy.account.as_deref().unwrap_or(&settings.account_id);
         let mesh = self
             .xds
             .mesh(space, &proxy.mesh)
             .await
-            .map_err(|e| format!("reading the mesh: {}", e.message))?;
-        let Some(mesh) = mesh.as_ref() else {
-            return Err(appmesh_xds::Unserved::NoMesh(proxy.mesh.clone()).to_string());
+            .map_err(|e| ("ERROR", format!("reading the mesh: {}", e.message)))?;
+        let unserved = |e: appmesh_xds::Unserved| {
+            let status = match e {
+                appmesh_xds::Unserved::NoMesh(_) => "UNKNOWN_MESH",
+                appmesh_xds::Unserved::NoResource { .. } => "UNKNOWN_RESOURCE",
+            };
+            (status, e.to_string())
         };
-        appmesh_xds::translate(mesh, proxy).map_err(|e| e.to_string())
+        let Some(mesh) = mesh.as_ref() else {
+            return Err(unserved(appmesh_xds::Unserved::NoMesh(proxy.mesh.clone())));
+        };
+        appmesh_xds::translate(mesh, proxy).map_err(unserved)
     }
 }
 
