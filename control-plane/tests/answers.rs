@@ -18,16 +18,25 @@ use serde_json::{json, Value};
 const OWNER: &str = "111111111111";
 const CONSUMER: &str = "222222222222";
 
-fn service(dir: &std::path::Path, access: &str) -> Service {
+fn service(dir: &std::path::Path, access: Arc<AccessHandle>) -> Service {
     let settings = Settings {
         account_id: OWNER.to_owned(),
         ..Settings::default()
     };
-    let store = common::open_store(dir, OWNER);
-    let access = Arc::new(AccessHandle::fixed(
-        Access::parse(access, std::path::Path::new(".")).unwrap(),
-    ));
-    Service::new(store, settings, access)
+    Service::new(common::open_store(dir, OWNER), settings, access)
+}
+
+/// The mesh `m`, created by its owner.
+fn create_mesh(s: &Service, owner: &Identity) {
+    let body = json!({ "meshName": "m" });
+    s.create(
+        owner,
+        Kind::Mesh,
+        &Container::default(),
+        &Query::default(),
+        &body,
+    )
+    .unwrap();
 }
 
 fn node_spec(port: i64) -> Value {
@@ -41,17 +50,11 @@ fn describe(s: &Service, who: &Identity, key: &ResourceKey, query: &Query) -> Va
 #[test]
 fn a_describe_sees_every_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
-    let s = service(dir.path(), "");
+    let access = Access::parse("", std::path::Path::new(".")).unwrap();
+    let s = service(dir.path(), Arc::new(AccessHandle::fixed(access)));
     let root = Identity::root(OWNER);
     let q = Query::default();
-    s.create(
-        &root,
-        Kind::Mesh,
-        &Container::default(),
-        &q,
-        &json!({ "meshName": "m" }),
-    )
-    .unwrap();
+    create_mesh(&s, &root);
     let in_mesh = Container {
         mesh: Some("m".to_owned()),
         parent: None,
@@ -112,22 +115,10 @@ fn sharing_is_checked_before_the_cache() {
         format!("[[shares]]\nowner = \"{OWNER}\"\nmesh = \"m\"\nconsumers = [\"{CONSUMER}\"]\n");
     std::fs::write(&file, &shared).unwrap();
     let access = Arc::new(AccessHandle::open(&file).unwrap());
-    let settings = Settings {
-        account_id: OWNER.to_owned(),
-        ..Settings::default()
-    };
-    let store = common::open_store(&dir.path().join("data"), OWNER);
-    let s = Service::new(store, settings, access.clone());
+    let s = service(&dir.path().join("data"), access.clone());
     let root = Identity::root(OWNER);
     let q = Query::default();
-    s.create(
-        &root,
-        Kind::Mesh,
-        &Container::default(),
-        &q,
-        &json!({ "meshName": "m" }),
-    )
-    .unwrap();
+    create_mesh(&s, &root);
     let key = ResourceKey::mesh("m");
     let as_owner = Query {
         mesh_owner: Some(OWNER.to_owned()),
