@@ -519,7 +519,7 @@ fn metric(l: &Level, i: usize) -> &Stats {
 
 /// `1000` as `1k`, `100000` as `100k`.
 fn short(n: usize) -> String {
-    if n >= 1000 && n % 1000 == 0 {
+    if n >= 1000 && n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
     } else {
         n.to_string()
