@@ -4,8 +4,9 @@
 //! `envoy-types` does not implement `prost::Name`, so [`Typed`] records each type URL once.
 
 use envoy_types::pb::envoy::config::core::v3::{
-    address, config_source, socket_address, Address, AggregatedConfigSource, ApiVersion,
-    ConfigSource, Http2ProtocolOptions, SocketAddress,
+    address, api_config_source, config_source, grpc_service, socket_address, Address,
+    AggregatedConfigSource, ApiConfigSource, ApiVersion, ConfigSource, GrpcService,
+    Http2ProtocolOptions, SocketAddress,
 };
 use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::listener::original_dst::v3::OriginalDst;
@@ -50,6 +51,10 @@ typed! {
     Router => "envoy.extensions.filters.http.router.v3.Router",
     OriginalDst => "envoy.extensions.filters.listener.original_dst.v3.OriginalDst",
     HttpProtocolOptions => "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+    envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext => "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+    envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext => "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+    envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector => "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
+    envoy_types::pb::envoy::extensions::access_loggers::file::v3::FileAccessLog => "envoy.extensions.access_loggers.file.v3.FileAccessLog",
 }
 
 /// A duration of `ms` milliseconds.
@@ -95,6 +100,30 @@ pub fn ads() -> ConfigSource {
     ConfigSource {
         config_source_specifier: Some(config_source::ConfigSourceSpecifier::Ads(
             AggregatedConfigSource {},
+        )),
+        resource_api_version: ApiVersion::V3 as i32,
+        ..Default::default()
+    }
+}
+
+/// Fetched over gRPC from the bootstrap's cluster `cluster`, in the v3 API.
+pub fn grpc_source(cluster: &str) -> ConfigSource {
+    ConfigSource {
+        config_source_specifier: Some(config_source::ConfigSourceSpecifier::ApiConfigSource(
+            ApiConfigSource {
+                api_type: api_config_source::ApiType::Grpc as i32,
+                transport_api_version: ApiVersion::V3 as i32,
+                grpc_services: vec![GrpcService {
+                    target_specifier: Some(grpc_service::TargetSpecifier::EnvoyGrpc(
+                        grpc_service::EnvoyGrpc {
+                            cluster_name: cluster.to_string(),
+                            ..Default::default()
+                        },
+                    )),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
         )),
         resource_api_version: ApiVersion::V3 as i32,
         ..Default::default()

@@ -6,6 +6,11 @@
 //! matched prefix to `/` by default) and sends it to the gateway's own egress listener through
 //! `cds_ingress_<mesh>_<gateway>_self_redirect_<protocol>_<egress port>`, where the service's
 //! router (or node) decides, exactly as for a sidecar.
+//!
+//! A gateway listener's `tls` terminates TLS on its filter chain, the gateway's
+//! `backendDefaults.clientPolicy.tls` (gateways have no per-backend policy) originates TLS
+//! towards every target service, and `logging` adds the access log to every connection
+//! manager, as for a virtual node ([`crate::tls`], [`crate::logging`]).
 
 use std::collections::BTreeSet;
 
@@ -28,8 +33,9 @@ use envoy_types::pb::envoy::r#type::matcher::v3::RegexMatchAndSubstitute;
 
 use crate::envoy;
 use crate::names::{self, Direction};
-use crate::node::{self, Out};
+use crate::node::{self, BackendRef, Out};
 use crate::route::{self as routes, HttpMatch, Method};
+use crate::{logging, tls};
 use crate::{MeshSnapshot, Proxy, Resources};
 
 /// How long Envoy waits to connect to its own egress listener.
@@ -61,7 +67,17 @@ pub fn translate(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualGatewaySpec) 
         .filter_map(|(_, r)| r.target())
         .map(|t| t.virtual_service.virtual_service_name.as_str())
         .collect();
-    node::egress(mesh, proxy, targets, &mut out);
+    let logs = logging::access_logs(spec.logging.as_ref());
+    let client_tls = spec
+        .backend_defaults
+        .as_ref()
+        .and_then(|d| d.client_policy.as_ref())
+        .and_then(|p| p.tls.as_ref());
+    let backends = targets.into_iter().map(|service| BackendRef {
+        service,
+        tls: client_tls,
+    });
+    node::egress(mesh, proxy, backends, &logs, &mut out);
     route_by_header(&gateway_routes, proxy, &mut out);
 
     for l in &spec.listeners {
@@ -82,14 +98,17 @@ pub fn translate(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualGatewaySpec) 
             }],
             ..Default::default()
         });
+        let plain = FilterChain {
+            filters: vec![node::http_filter_of("ingress", &rds, &logs)],
+            ..Default::default()
+        };
+        let chains = tls::chains(plain, tls::termination(l.tls.as_ref(), protocol));
         out.listeners.push(Listener {
             name: names::listener(Direction::Ingress, port as u32),
             address: Some(envoy::socket("0.0.0.0", port as u32)),
             traffic_direction: TrafficDirection::Inbound as i32,
-            filter_chains: vec![FilterChain {
-                filters: vec![node::http_filter_of("ingress", &rds)],
-                ..Default::default()
-            }],
+            listener_filters: tls::inspector(&chains).into_iter().collect(),
+            filter_chains: chains,
             ..Default::default()
         });
     }

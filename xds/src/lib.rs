@@ -17,14 +17,18 @@
 //! - [`node`]: a virtual node's listeners, clusters and routes.
 //! - [`gateway`]: a virtual gateway's, with its gateway routes.
 //! - [`route`]: App Mesh route matches, retries and timeouts as Envoy routes.
+//! - [`tls`]: listener TLS termination and client-policy TLS origination (mTLS included).
+//! - [`logging`]: file access logs on every connection manager and TCP proxy.
 //! - [`envoy`]: small constructors for the Envoy messages used throughout.
 
 pub mod envoy;
 pub mod gateway;
 pub mod identity;
+pub mod logging;
 pub mod names;
 pub mod node;
 pub mod route;
+pub mod tls;
 
 use std::collections::BTreeMap;
 

@@ -12,9 +12,15 @@
 //! - The `ALLOW_ALL` egress filter adds a last virtual host (`*`) to an `ORIGINAL_DST`
 //!   cluster, which forwards to where the application meant to go when iptables redirected it
 //!   here. `DROP_ALL` leaves it out: Envoy answers 404 for any other host.
+//! - TLS ([`crate::tls`]): a listener's `tls` on its filter chains; the backends' client
+//!   policies (each backend's own, else `backendDefaults`) on the egress clusters. A cluster
+//!   belongs to a backend node's listener, not to a service: when two backend services reach
+//!   the same node listener, the first in the list decides its TLS (and SNI).
+//! - Access logs ([`crate::logging`]) on every connection manager and TCP proxy.
 
 use std::collections::BTreeMap;
 
+use appmesh_model::common::ClientPolicyTls;
 use appmesh_model::common::{HealthCheckPolicy, IpPreference, PortProtocol};
 use appmesh_model::mesh::EgressFilterType;
 use appmesh_model::route::{RouteSpec, WeightedTarget};
@@ -23,6 +29,7 @@ use appmesh_model::virtual_node::{
     OutlierDetection as ApiOutlier, ServiceDiscovery, VirtualNodeConnectionPool, VirtualNodeSpec,
 };
 use appmesh_model::virtual_service::VirtualServiceProvider;
+use envoy_types::pb::envoy::config::accesslog::v3::AccessLog;
 use envoy_types::pb::envoy::config::cluster::v3::{
     circuit_breakers, cluster, CircuitBreakers, Cluster, OutlierDetection,
 };
@@ -47,6 +54,7 @@ use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{tcp_pr
 use crate::envoy::{self, Typed};
 use crate::names::{self, Direction};
 use crate::route as routes;
+use crate::{logging, tls};
 use crate::{MeshSnapshot, Proxy, Resources};
 
 /// How long Envoy waits to connect to the local application.
@@ -59,13 +67,35 @@ const UNLIMITED: u32 = 2_147_483_647;
 /// The configuration of the proxy of virtual node `spec`.
 pub fn translate(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec) -> Resources {
     let mut out = Out::default();
-    ingress(mesh, proxy, spec, &mut out);
+    let logs = logging::access_logs(spec.logging.as_ref());
+    ingress(mesh, proxy, spec, &logs, &mut out);
+    let defaults = spec
+        .backend_defaults
+        .as_ref()
+        .and_then(|d| d.client_policy.as_ref())
+        .and_then(|p| p.tls.as_ref());
     let backends = spec.backends.iter().flatten().map(|b| {
         let Backend::VirtualService(b) = b;
-        b.virtual_service_name.as_str()
+        BackendRef {
+            service: &b.virtual_service_name,
+            tls: b
+                .client_policy
+                .as_ref()
+                .and_then(|p| p.tls.as_ref())
+                .or(defaults),
+        }
     });
-    egress(mesh, proxy, backends, &mut out);
+    egress(mesh, proxy, backends, &logs, &mut out);
     out.finish()
+}
+
+/// A virtual service the proxy sends to, and the client-policy TLS it uses towards it.
+#[derive(Clone, Copy)]
+pub(crate) struct BackendRef<'a> {
+    /// The virtual service's name (also the SNI of TLS towards it).
+    pub(crate) service: &'a str,
+    /// The backend's client-policy TLS, else the defaults'.
+    pub(crate) tls: Option<&'a ClientPolicyTls>,
 }
 
 /// Resources gathered by name, so that a cluster two routes share is built once.
@@ -93,12 +123,20 @@ impl Out {
 
 // === Ingress ===
 
-fn ingress(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec, out: &mut Out) {
+fn ingress(
+    mesh: &MeshSnapshot,
+    proxy: &Proxy,
+    spec: &VirtualNodeSpec,
+    logs: &[AccessLog],
+    out: &mut Out,
+) {
     let listeners = spec.listeners.as_deref().unwrap_or_default();
     if listeners.is_empty() {
         return;
     }
     let mut chains = Vec::new();
+    // The first listener's chains without their port: where a direct connection goes.
+    let mut default_chains = Vec::new();
     for l in listeners {
         let (port, protocol) = (l.port_mapping.port, l.port_mapping.protocol);
         let cluster_name =
@@ -106,7 +144,7 @@ fn ingress(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec, out: &mut
         out.clusters
             .insert(cluster_name.clone(), ingress_cluster(&cluster_name, l));
         let filter = if protocol == PortProtocol::Tcp {
-            tcp_filter("ingress", &cluster_name, listener_idle(l))
+            tcp_filter("ingress", &cluster_name, listener_idle(l), logs)
         } else {
             let rds = names::route_config(Direction::Ingress, protocol, port.into());
             out.routes.push(RouteConfiguration {
@@ -130,9 +168,9 @@ fn ingress(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec, out: &mut
                 }],
                 ..Default::default()
             });
-            http_filter_of("ingress", &rds)
+            http_filter_of("ingress", &rds, logs)
         };
-        chains.push(FilterChain {
+        let plain = FilterChain {
             name: format!("{}_{port}", names::protocol(protocol)),
             filter_chain_match: Some(FilterChainMatch {
                 destination_port: envoy::uint32(port as u32),
@@ -140,23 +178,51 @@ fn ingress(mesh: &MeshSnapshot, proxy: &Proxy, spec: &VirtualNodeSpec, out: &mut
             }),
             filters: vec![filter],
             ..Default::default()
-        });
+        };
+        let these = tls::chains(plain, tls::termination(l.tls.as_ref(), protocol));
+        if chains.is_empty() {
+            default_chains = these
+                .iter()
+                .map(|c| FilterChain {
+                    filter_chain_match: c.filter_chain_match.clone().map(|m| FilterChainMatch {
+                        destination_port: None,
+                        ..m
+                    }),
+                    ..c.clone()
+                })
+                .collect();
+        }
+        chains.extend(these);
     }
-    let default_chain = chains.first().map(|c| FilterChain {
-        filter_chain_match: None,
-        ..c.clone()
-    });
+    // One chain is the listener's default. A PERMISSIVE first listener has two, which differ
+    // in transport protocol; the default chain cannot, so they are added again matching any
+    // port (Envoy prefers an exact port to none).
+    let default_chain = match default_chains.len() {
+        1 => default_chains.pop().map(|c| FilterChain {
+            filter_chain_match: None,
+            ..c
+        }),
+        _ => {
+            chains.extend(default_chains.into_iter().map(|c| FilterChain {
+                name: format!("{}_any_port", c.name),
+                ..c
+            }));
+            None
+        }
+    };
+    let mut listener_filters = vec![ListenerFilter {
+        name: "envoy.filters.listener.original_dst".into(),
+        config_type: Some(listener_filter::ConfigType::TypedConfig(
+            OriginalDst {}.to_any(),
+        )),
+        ..Default::default()
+    }];
+    listener_filters.extend(tls::inspector(&chains));
     out.listeners.push(Listener {
         name: names::listener(Direction::Ingress, proxy.ingress_port),
         address: Some(envoy::socket("0.0.0.0", proxy.ingress_port)),
         traffic_direction: TrafficDirection::Inbound as i32,
-        listener_filters: vec![ListenerFilter {
-            name: "envoy.filters.listener.original_dst".into(),
-            config_type: Some(listener_filter::ConfigType::TypedConfig(
-                OriginalDst {}.to_any(),
-            )),
-            ..Default::default()
-        }],
+        listener_filters,
         filter_chains: chains,
         default_filter_chain: default_chain,
         ..Default::default()
@@ -243,12 +309,13 @@ fn health_check(p: &HealthCheckPolicy) -> HealthCheck {
 pub(crate) fn egress<'a>(
     mesh: &MeshSnapshot,
     proxy: &Proxy,
-    services: impl IntoIterator<Item = &'a str>,
+    services: impl IntoIterator<Item = BackendRef<'a>>,
+    logs: &[AccessLog],
     out: &mut Out,
 ) {
     let mut hosts: Vec<VirtualHost> = services
         .into_iter()
-        .filter_map(|service| backend_host(mesh, service, out))
+        .filter_map(|backend| backend_host(mesh, backend, out))
         .collect();
     hosts.sort_by(|a, b| a.name.cmp(&b.name));
     hosts.dedup_by(|a, b| a.name == b.name);
@@ -295,7 +362,7 @@ pub(crate) fn egress<'a>(
         address: Some(envoy::socket("0.0.0.0", proxy.egress_port)),
         traffic_direction: TrafficDirection::Outbound as i32,
         filter_chains: vec![FilterChain {
-            filters: vec![http_filter_of("egress", &rds)],
+            filters: vec![http_filter_of("egress", &rds, logs)],
             ..Default::default()
         }],
         ..Default::default()
@@ -304,14 +371,15 @@ pub(crate) fn egress<'a>(
 
 /// The virtual host of one backend virtual service, or none when the service does not exist
 /// or has no provider to send to.
-fn backend_host(mesh: &MeshSnapshot, service: &str, out: &mut Out) -> Option<VirtualHost> {
+fn backend_host(mesh: &MeshSnapshot, b: BackendRef<'_>, out: &mut Out) -> Option<VirtualHost> {
+    let service = b.service;
     let provider = mesh.virtual_services.get(service)?.provider.as_ref()?;
     let (ports, routes): (Vec<i32>, Vec<Route>) = match provider {
         VirtualServiceProvider::VirtualNode(p) => {
             let target = mesh.virtual_nodes.get(&p.virtual_node_name)?;
             let listeners = target.listeners.as_deref().unwrap_or_default();
             let first = listeners.first()?;
-            let cluster = egress_cluster(mesh, &p.virtual_node_name, first, out);
+            let cluster = egress_cluster(mesh, b, &p.virtual_node_name, first, out);
             let route = Route {
                 r#match: Some(prefix("/")),
                 action: Some(route::Action::Route(RouteAction {
@@ -347,7 +415,7 @@ fn backend_host(mesh: &MeshSnapshot, service: &str, out: &mut Out) -> Option<Vir
             specs.sort_by_key(|(name, r)| (r.priority.unwrap_or(i32::MAX), name.as_str()));
             let routes = specs
                 .into_iter()
-                .filter_map(|(name, r)| router_route(mesh, name, r, out))
+                .filter_map(|(name, r)| router_route(mesh, b, name, r, out))
                 .collect();
             (ports, routes)
         }
@@ -364,7 +432,13 @@ fn backend_host(mesh: &MeshSnapshot, service: &str, out: &mut Out) -> Option<Vir
 
 /// One route of a virtual router, or none for a TCP route (which the HTTP egress listener
 /// cannot carry) or a route none of whose targets can be reached.
-fn router_route(mesh: &MeshSnapshot, name: &str, r: &RouteSpec, out: &mut Out) -> Option<Route> {
+fn router_route(
+    mesh: &MeshSnapshot,
+    b: BackendRef<'_>,
+    name: &str,
+    r: &RouteSpec,
+    out: &mut Out,
+) -> Option<Route> {
     let (matched, retry, timeout, idle, grpc) =
         if let Some(h) = r.http_route.as_ref().or(r.http2_route.as_ref()) {
             (
@@ -385,7 +459,7 @@ fn router_route(mesh: &MeshSnapshot, name: &str, r: &RouteSpec, out: &mut Out) -
         } else {
             return None;
         };
-    let clusters = weighted(mesh, r.weighted_targets(), out);
+    let clusters = weighted(mesh, b, r.weighted_targets(), out);
     if clusters
         .iter()
         .all(|c| c.weight.as_ref().is_none_or(|w| w.value == 0))
@@ -413,6 +487,7 @@ fn router_route(mesh: &MeshSnapshot, name: &str, r: &RouteSpec, out: &mut Out) -
 
 fn weighted(
     mesh: &MeshSnapshot,
+    b: BackendRef<'_>,
     targets: &[WeightedTarget],
     out: &mut Out,
 ) -> Vec<weighted_cluster::ClusterWeight> {
@@ -426,7 +501,7 @@ fn weighted(
                 None => listeners.first()?,
             };
             Some(weighted_cluster::ClusterWeight {
-                name: egress_cluster(mesh, &t.virtual_node, listener, out),
+                name: egress_cluster(mesh, b, &t.virtual_node, listener, out),
                 weight: envoy::uint32(t.weight.max(0) as u32),
                 ..Default::default()
             })
@@ -434,8 +509,15 @@ fn weighted(
         .collect()
 }
 
-/// The cluster of a backend node's listener, built once; returns its name.
-fn egress_cluster(mesh: &MeshSnapshot, node: &str, l: &ApiListener, out: &mut Out) -> String {
+/// The cluster of a backend node's listener, built once (with the TLS of the first backend
+/// service that reaches it); returns its name.
+fn egress_cluster(
+    mesh: &MeshSnapshot,
+    b: BackendRef<'_>,
+    node: &str,
+    l: &ApiListener,
+    out: &mut Out,
+) -> String {
     let (port, protocol) = (l.port_mapping.port, l.port_mapping.protocol);
     let name = names::cluster(Direction::Egress, &mesh.name, node, protocol, port);
     if out.clusters.contains_key(&name) {
@@ -454,6 +536,15 @@ fn egress_cluster(mesh: &MeshSnapshot, node: &str, l: &ApiListener, out: &mut Ou
         .service_discovery
         .as_ref()
         .and_then(|d| d.ip_preference);
+    // The name a server certificate must carry when the client policy lists none.
+    let discovered_as = match discovery {
+        Some(ServiceDiscovery::Dns(dns)) => Some(dns.hostname.clone()),
+        Some(ServiceDiscovery::AwsCloudMap(m)) => {
+            Some(format!("{}.{}", m.service_name, m.namespace_name))
+        }
+        None => None,
+    };
+    c.transport_socket = tls::origination(b.tls, l, b.service, discovered_as.as_deref());
     match discovery {
         Some(ServiceDiscovery::Dns(dns)) => {
             let kind = match dns.response_type {
@@ -574,10 +665,11 @@ pub(crate) fn prefix(p: &str) -> RouteMatch {
     }
 }
 
-/// An HTTP connection manager that takes its routes from RDS `rds`.
-pub(crate) fn http_filter_of(stat_prefix: &str, rds: &str) -> Filter {
+/// An HTTP connection manager that takes its routes from RDS `rds` and writes `logs`.
+pub(crate) fn http_filter_of(stat_prefix: &str, rds: &str, logs: &[AccessLog]) -> Filter {
     let hcm = HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
+        access_log: logs.to_vec(),
         route_specifier: Some(http_connection_manager::RouteSpecifier::Rds(Rds {
             config_source: Some(envoy::ads()),
             route_config_name: rds.to_string(),
@@ -607,9 +699,11 @@ fn tcp_filter(
     stat_prefix: &str,
     cluster: &str,
     idle: Option<&appmesh_model::common::Duration>,
+    logs: &[AccessLog],
 ) -> Filter {
     let proxy = TcpProxy {
         stat_prefix: stat_prefix.to_string(),
+        access_log: logs.to_vec(),
         cluster_specifier: Some(tcp_proxy::ClusterSpecifier::Cluster(cluster.to_string())),
         idle_timeout: idle.map(envoy::api_duration),
         ..Default::default()

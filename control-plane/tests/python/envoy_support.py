@@ -175,6 +175,7 @@ def bootstrap(
     metadata: Mapping[str, Any] | None = None,
     runtime: Mapping[str, Any] | None = None,
     xds_retry: tuple[str, str] | None = ("0.1s", "1s"),
+    api_type: str = "GRPC",
 ) -> dict:
     """An Envoy v3 bootstrap shaped like the one App Mesh's Envoy agent wrote.
 
@@ -187,7 +188,8 @@ def bootstrap(
     ``runtime`` becomes a static runtime layer (an admin layer is always present).
     ``xds_retry`` = (base, max) backoff for re-opening the ADS stream; Envoy's default is
     0.5 s growing to 30 s, which makes a test that (re)starts the xDS server after Envoy wait
-    long. ``None`` keeps Envoy's default.
+    long. ``None`` keeps Envoy's default. ``api_type`` is ``GRPC`` (state of the world) or
+    ``DELTA_GRPC`` (incremental xDS).
     """
     node_metadata: dict = {"ingress_port": int(ingress_port), "egress_port": int(egress_port)}
     node_metadata.update(metadata or {})
@@ -208,7 +210,7 @@ def bootstrap(
         "layered_runtime": {"layers": layers},
         "dynamic_resources": {
             "ads_config": {
-                "api_type": "GRPC",
+                "api_type": api_type,
                 "transport_api_version": "V3",
                 "grpc_services": [{"envoy_grpc": envoy_grpc}],
             },
@@ -800,3 +802,104 @@ def split(port: int, host: str | None, n: int, path: str = "/",
         if conn is not None:
             conn.close()
     return counts
+
+
+# --------------------------------------------------------------------------------------------
+# TLS material and the iptables stand-in (for the TLS tests)
+# --------------------------------------------------------------------------------------------
+
+
+def _openssl(*args: str) -> None:
+    cp = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=60)
+    if cp.returncode != 0:
+        raise AssertionError(f"openssl {' '.join(args)} failed:\n{cp.stdout}{cp.stderr}")
+
+
+def make_ca(directory: Path, name: str = "test-ca") -> tuple[Path, Path]:
+    """A throw-away certificate authority (EC P-256, valid two days) in ``directory``:
+    (certificate, key), as ``<name>.crt.pem`` and ``<name>.key.pem``. Needs the ``openssl`` CLI."""
+    directory.mkdir(parents=True, exist_ok=True)
+    crt, key = directory / f"{name}.crt.pem", directory / f"{name}.key.pem"
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", str(key), "-out", str(crt), "-days", "2", "-subj", f"/CN={name}",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    return crt, key
+
+
+def issue_certificate(directory: Path, ca: tuple[Path, Path], name: str,
+                      sans: Iterable[str]) -> tuple[Path, Path]:
+    """A certificate signed by ``ca`` (from ``make_ca``) for both server and client use, with
+    the subject alternative names ``sans`` (``"DNS:web.apps.local"``, ``"URI:spiffe://apps/web"``):
+    (certificate, key) as ``<name>.crt.pem`` and ``<name>.key.pem`` in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    crt, key = directory / f"{name}.crt.pem", directory / f"{name}.key.pem"
+    csr, ext = directory / f"{name}.csr", directory / f"{name}.ext"
+    ext.write_text("basicConstraints=CA:FALSE\n"
+                   "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                   "extendedKeyUsage=serverAuth,clientAuth\n"
+                   f"subjectAltName={','.join(sans)}\n")
+    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={name}")
+    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
+             "-CAcreateserial", "-days", "2", "-out", str(crt), "-extfile", str(ext))
+    return crt, key
+
+
+class Redirect:
+    """Forwards TCP connections from ``listen`` (host, port) to 127.0.0.1:``to_port``: what
+    App Mesh's iptables rules did for a node's application ports, so that a client proxy that
+    dials ``<node's hostname>:<listener port>`` reaches that node's Envoy ingress listener
+    while the application itself keeps 127.0.0.1:<listener port>. A context manager."""
+
+    def __init__(self, listen: tuple[str, int], to_port: int):
+        self.to_port = to_port
+        self._server = socket.create_server(listen)
+        self._server.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name=f"redirect-{listen}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = self._server.accept()
+            except (socket.timeout, OSError):
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.to_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._server.close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "Redirect":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,6 +1,10 @@
 """The translation's golden files (xds/tests/golden/*/expected.json) are configuration that
 real Envoy 1.40 accepts: each case's listeners (with their route configurations inlined in
-place of RDS) and clusters, as static resources, pass ``envoy --mode validate``."""
+place of RDS) and clusters, as static resources, pass ``envoy --mode validate``.
+
+Envoy reads TLS certificate files while it validates, so the golden cases name them under
+``/etc/envoy/tls/``; the test points those names at a certificate it generates (``*.key.pem``
+at its key, anything else at the certificate, which is its own CA)."""
 
 from __future__ import annotations
 
@@ -9,10 +13,24 @@ from pathlib import Path
 
 import pytest
 
-from envoy_support import requires_envoy, validate_bootstrap
+from envoy_support import issue_certificate, make_ca, requires_envoy, validate_bootstrap
 
 GOLDEN = Path(__file__).resolve().parents[3] / "xds" / "tests" / "golden"
 CASES = sorted(p.parent.name for p in GOLDEN.glob("*/expected.json"))
+CERT_DIR = "/etc/envoy/tls/"
+
+
+def _local_certificates(value, certificate: Path, key: Path) -> None:
+    """Points every ``filename`` under ``CERT_DIR`` at ``certificate`` or ``key``."""
+    if isinstance(value, dict):
+        name = value.get("filename")
+        if isinstance(name, str) and name.startswith(CERT_DIR):
+            value["filename"] = str(key if name.endswith(".key.pem") else certificate)
+        for v in value.values():
+            _local_certificates(v, certificate, key)
+    elif isinstance(value, list):
+        for v in value:
+            _local_certificates(v, certificate, key)
 
 
 def _inline_routes(value, routes: dict) -> None:
@@ -30,12 +48,20 @@ def _inline_routes(value, routes: dict) -> None:
 
 @requires_envoy
 @pytest.mark.parametrize("case", CASES)
-def test_golden_configuration_is_valid_envoy_configuration(case):
-    resources = json.loads((GOLDEN / case / "expected.json").read_text())
+def test_golden_configuration_is_valid_envoy_configuration(case, tmp_path):
+    text = (GOLDEN / case / "expected.json").read_text()
+    resources = json.loads(text)
+    if CERT_DIR in text:
+        ca = make_ca(tmp_path, "golden-ca")
+        certificate, key = issue_certificate(tmp_path, ca, "golden", ["DNS:golden.apps.local"])
+        # The chain file doubles as the trusted bundle: make it hold the CA too.
+        certificate.write_text(certificate.read_text() + ca[0].read_text())
+        _local_certificates(resources, certificate, key)
     routes = {r["name"]: r for r in resources["routes"]}
     listeners = resources["listeners"]
     _inline_routes(listeners, routes)
-    # EDS clusters need a config source Envoy can name: the ADS one of a real bootstrap.
+    # EDS clusters need a config source Envoy can name: the ADS one of a real bootstrap; SDS
+    # secrets need the local SDS server's cluster.
     config = {
         "node": {"id": f"mesh/golden/virtualNode/{case}", "cluster": case},
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
@@ -64,7 +90,23 @@ def test_golden_configuration_is_valid_envoy_configuration(case):
                             "explicit_http_config": {"http2_protocol_options": {}},
                         }
                     },
-                }
+                },
+                # Where SDS secrets come from, as the aws-appmesh-envoy bootstrap names it.
+                {
+                    "name": "static_cluster_sds_unix_socket",
+                    "type": "STATIC",
+                    "load_assignment": {
+                        "cluster_name": "static_cluster_sds_unix_socket",
+                        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+                            "pipe": {"path": str(tmp_path / "sds.sock")}}}}]}],
+                    },
+                    "typed_extension_protocol_options": {
+                        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                            "explicit_http_config": {"http2_protocol_options": {}},
+                        }
+                    },
+                },
             ],
         },
     }
