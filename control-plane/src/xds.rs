@@ -1,10 +1,12 @@
-//! The ADS server: Envoy's aggregated discovery service (v3, state of the world) over the
-//! translation in `appmesh-xds`.
+//! The ADS server: Envoy's aggregated discovery service (v3; state of the world and
+//! incremental, "delta") over the translation in `appmesh-xds`.
 //!
 //! Each stream learns which proxy it serves from the first request's `node` (the id App
 //! Mesh's agent sends; metadata `ingress_port`/`egress_port` move the listeners), then:
 //! - answers each resource type Envoy subscribes to with the resources of its proxy, one
 //!   version per type (a digest of the resources, so an unrelated write pushes nothing);
+//!   an incremental stream gets only the resources whose own digest moved and the names of
+//!   those gone, and a reconnecting proxy that says what it has gets only what differs;
 //! - follows the store's change feed: after a write it reloads the proxy's mesh (once per
 //!   revision, shared by every stream of that mesh), translates, and pushes the types whose
 //!   version moved;
@@ -38,12 +40,13 @@ use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service
     AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
 };
 use envoy_types::pb::envoy::service::discovery::v3::{
-    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, Resource,
 };
 use envoy_types::pb::google::protobuf::{value, Any};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::ApiError;
@@ -114,6 +117,9 @@ pub struct ProxyEntry {
     pub arn: String,
     /// The proxy's address as this server sees it (`null` on a Unix socket).
     pub peer: Option<String>,
+    /// The xDS wire the proxy chose, as Envoy's `api_type` names it: `GRPC` (state of the
+    /// world) or `DELTA_GRPC` (incremental).
+    pub api_type: &'static str,
     /// When the stream opened, in epoch seconds.
     pub connected_at: f64,
     /// `SERVING`, `PENDING` (not translated yet), `UNKNOWN_MESH`, `UNKNOWN_RESOURCE`, or
@@ -403,8 +409,9 @@ impl AggregatedDiscoveryService for Xds {
     ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
         let (tx, rx) = mpsc::channel(16);
         let peer = request.remote_addr().map(|a| a.to_string());
-        let stream = Stream::new(self.0.clone(), tx, peer);
-        tokio::spawn(stream.run(request.into_inner()));
+        let inbound = request.into_inner().map(|r| r.ok().map(Incoming::from));
+        let stream = Stream::new(self.0.clone(), Outbound::Sotw(tx), peer);
+        tokio::spawn(stream.run(Box::pin(inbound)));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 
@@ -412,11 +419,96 @@ impl AggregatedDiscoveryService for Xds {
 
     async fn delta_aggregated_resources(
         &self,
-        _request: Request<Streaming<DeltaDiscoveryRequest>>,
+        request: Request<Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
-        Err(Status::unimplemented(
-            "incremental xDS is not served yet; use the state-of-the-world ADS stream (api_type GRPC)",
-        ))
+        let (tx, rx) = mpsc::channel(16);
+        let peer = request.remote_addr().map(|a| a.to_string());
+        let inbound = request.into_inner().map(|r| r.ok().map(Incoming::from));
+        let stream = Stream::new(self.0.clone(), Outbound::Delta(tx), peer);
+        tokio::spawn(stream.run(Box::pin(inbound)));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// One request of either wire, as the stream handles it.
+struct Incoming {
+    node: Option<Node>,
+    type_url: String,
+    /// The nonce of the response this answers (empty: not an answer).
+    response_nonce: String,
+    /// Envoy's error when this answer is a NACK.
+    error: Option<String>,
+    /// State of the world: the version Envoy now has, and every name it wants (empty: all).
+    version_info: String,
+    names: Vec<String>,
+    /// Incremental: names added to and removed from the subscription, and (first request
+    /// of a type on a reconnected stream) the versions Envoy already has.
+    subscribe: Vec<String>,
+    unsubscribe: Vec<String>,
+    initial_versions: HashMap<String, String>,
+}
+
+impl From<DiscoveryRequest> for Incoming {
+    fn from(r: DiscoveryRequest) -> Self {
+        Incoming {
+            node: r.node,
+            type_url: r.type_url,
+            response_nonce: r.response_nonce,
+            error: r.error_detail.map(|e| e.message),
+            version_info: r.version_info,
+            names: r.resource_names,
+            subscribe: Vec::new(),
+            unsubscribe: Vec::new(),
+            initial_versions: HashMap::new(),
+        }
+    }
+}
+
+impl From<DeltaDiscoveryRequest> for Incoming {
+    fn from(r: DeltaDiscoveryRequest) -> Self {
+        Incoming {
+            node: r.node,
+            type_url: r.type_url,
+            response_nonce: r.response_nonce,
+            error: r.error_detail.map(|e| e.message),
+            version_info: String::new(),
+            names: Vec::new(),
+            subscribe: r.resource_names_subscribe,
+            unsubscribe: r.resource_names_unsubscribe,
+            initial_versions: r.initial_resource_versions,
+        }
+    }
+}
+
+/// A stream's requests; `None` for a transport error, which ends the stream.
+type Inbound = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Option<Incoming>> + Send>>;
+
+/// Where a stream's responses go: a state-of-the-world stream gets every resource of a type
+/// whenever one changes; an incremental (delta) stream gets the changed ones and the names
+/// of the removed ones.
+enum Outbound {
+    Sotw(mpsc::Sender<Result<DiscoveryResponse, Status>>),
+    Delta(mpsc::Sender<Result<DeltaDiscoveryResponse, Status>>),
+}
+
+/// The stream's receiver is gone.
+struct Closed;
+
+impl Outbound {
+    /// Envoy's `api_type` for this wire, as the operator view shows it.
+    fn api_type(&self) -> &'static str {
+        match self {
+            Outbound::Sotw(_) => "GRPC",
+            Outbound::Delta(_) => "DELTA_GRPC",
+        }
+    }
+
+    /// Ends the stream with `status` (if Envoy is still there to hear it).
+    async fn fail(&self, status: Status) {
+        let _ = match self {
+            Outbound::Sotw(tx) => tx.send(Err(status)).await.is_ok(),
+            Outbound::Delta(tx) => tx.send(Err(status)).await.is_ok(),
+        };
     }
 }
 
@@ -425,9 +517,15 @@ impl AggregatedDiscoveryService for Xds {
 struct TypeState {
     /// Envoy asked for this type.
     subscribed: bool,
-    /// The names it asked for (empty: all, for listeners and clusters).
+    /// The names it asked for, sorted; all resources of the type when `wildcard`.
     names: Vec<String>,
-    /// The version and nonce of the last response.
+    wildcard: bool,
+    /// Incremental only: the version of each resource Envoy has (or was last sent), and the
+    /// names it subscribed to again, which must be sent even if unchanged.
+    known: HashMap<String, String>,
+    must_send: Vec<String>,
+    /// The version and nonce of the last response (incremental: the version of all the
+    /// type's resources, `system_version_info`).
     sent: Option<(String, String)>,
     /// The last version Envoy accepted.
     acked: Option<String>,
@@ -452,11 +550,56 @@ impl TypeState {
             None => false,
         }
     }
+
+    fn wants(&self, name: &str) -> bool {
+        self.wildcard
+            || self
+                .names
+                .binary_search_by(|n| n.as_str().cmp(name))
+                .is_ok()
+    }
+
+    /// Takes in a state-of-the-world subscription: the full list of names.
+    fn subscribe_all(&mut self, mut names: Vec<String>) {
+        names.sort();
+        if !self.subscribed || names != self.names {
+            self.resend = true;
+        }
+        self.wildcard = names.is_empty();
+        self.names = names;
+    }
+
+    /// Takes in an incremental subscription change. A first request without names (or
+    /// the name `*`) subscribes to every resource of the type.
+    fn subscribe_delta(&mut self, request: &mut Incoming) {
+        if !self.subscribed {
+            self.resend = true;
+            self.wildcard = request.subscribe.is_empty();
+            self.known = std::mem::take(&mut request.initial_versions);
+        }
+        for name in request.unsubscribe.drain(..) {
+            if name == "*" {
+                self.wildcard = false;
+            }
+            self.names.retain(|n| *n != name);
+            self.known.remove(&name);
+        }
+        for name in request.subscribe.drain(..) {
+            if name == "*" {
+                self.wildcard = true;
+                continue;
+            }
+            if let Err(at) = self.names.binary_search(&name) {
+                self.names.insert(at, name.clone());
+            }
+            self.must_send.push(name);
+        }
+    }
 }
 
 struct Stream {
     xds: Arc<Shared>,
-    tx: mpsc::Sender<Result<DiscoveryResponse, Status>>,
+    out: Outbound,
     proxy: Option<Proxy>,
     types: HashMap<&'static str, TypeState>,
     /// The proxy's resources and the revision they were translated at.
@@ -471,15 +614,11 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(
-        xds: Arc<Shared>,
-        tx: mpsc::Sender<Result<DiscoveryResponse, Status>>,
-        peer: Option<String>,
-    ) -> Self {
+    fn new(xds: Arc<Shared>, out: Outbound, peer: Option<String>) -> Self {
         let registration = Registration::open(xds.telemetry.clone());
         Stream {
             xds,
-            tx,
+            out,
             proxy: None,
             types: HashMap::new(),
             resources: None,
@@ -511,6 +650,7 @@ impl Stream {
             name: proxy.name.clone(),
             arn,
             peer: self.peer.clone(),
+            api_type: self.out.api_type(),
             connected_at: epoch_seconds(self.connected_at),
             status: "PENDING",
             status_message: None,
@@ -565,20 +705,20 @@ impl Stream {
         entry.types = types;
     }
 
-    async fn run(mut self, mut inbound: Streaming<DiscoveryRequest>) {
+    async fn run(mut self, mut inbound: Inbound) {
         let mut feed = self.xds.service.store().feed().subscribe();
         let mut stopping = self.xds.stopping.clone();
         loop {
             tokio::select! {
                 _ = async { stopping.wait_for(|s| *s).await.is_ok() } => break,
-                message = inbound.message() => match message {
-                    Ok(Some(request)) => {
+                message = inbound.next() => match message {
+                    Some(Some(request)) => {
                         if let Err(problem) = self.receive(request) {
-                            let _ = self.tx.send(Err(Status::invalid_argument(problem))).await;
+                            self.out.fail(Status::invalid_argument(problem)).await;
                             return;
                         }
                     }
-                    Ok(None) | Err(_) => break,
+                    None | Some(None) => break,
                 },
                 changed = feed.changed() => {
                     if changed.is_err() {
@@ -604,71 +744,73 @@ impl Stream {
     ///
     /// An error is a request this stream cannot serve (its message ends the stream as
     /// `INVALID_ARGUMENT`).
-    fn receive(&mut self, request: DiscoveryRequest) -> Result<(), String> {
+    fn receive(&mut self, mut request: Incoming) -> Result<(), String> {
         if self.proxy.is_none() {
             let node = request
                 .node
                 .as_ref()
-                .ok_or("the first DiscoveryRequest must carry node")?;
+                .ok_or("the first discovery request must carry node")?;
             let proxy = identify(node)?;
             tracing::info!(node_id = %node.id, mesh = %proxy.mesh, kind = proxy.kind.segment(),
                 resource = %proxy.name, ingress_port = proxy.ingress_port,
-                egress_port = proxy.egress_port, "xDS stream opened");
+                egress_port = proxy.egress_port, api_type = self.out.api_type(), "xDS stream opened");
             let node_id = node.id.clone();
             self.register(&node_id, &proxy);
             self.proxy = Some(proxy);
         }
-        let Some(type_url) = ORDER.iter().find(|t| **t == request.type_url) else {
+        let Some(type_index) = ORDER.iter().position(|t| *t == request.type_url) else {
             tracing::debug!(type_url = %request.type_url, "request for a type this server does not serve");
             return Ok(());
         };
-        let type_index = ORDER.iter().position(|t| t == type_url).unwrap_or(0);
+        let type_url = ORDER[type_index];
         let state = self.types.entry(type_url).or_default();
         if !request.response_nonce.is_empty() {
             match &state.sent {
                 Some((version, nonce)) if *nonce == request.response_nonce => {
-                    if let Some(error) = &request.error_detail {
-                        if state.nack.as_deref() != Some(&error.message) {
+                    if let Some(error) = &request.error {
+                        if state.nack.as_ref() != Some(error) {
                             let p = self.proxy.as_ref().map(|p| p.name.as_str()).unwrap_or("");
                             tracing::warn!(resource = %p, type_url = %type_url, version = %version,
-                                error = %error.message, "Envoy refused the configuration (NACK)");
+                                error = %error, "Envoy refused the configuration (NACK)");
                         }
                         if !state.answered {
                             self.registration.metrics().record_nack(type_index);
                         }
                         state.last_nack = Some(Nack {
                             version: version.clone(),
-                            message: error.message.clone(),
+                            message: error.clone(),
                             at: epoch_seconds(SystemTime::now()),
                         });
                         state.last_answer = Some(false);
-                        state.nack = Some(error.message.clone());
+                        state.nack = Some(error.clone());
                     } else {
-                        state.acked = Some(request.version_info.clone());
+                        // An incremental ACK carries no version: it accepts the one sent.
+                        state.acked = Some(match &self.out {
+                            Outbound::Sotw(_) => request.version_info.clone(),
+                            Outbound::Delta(_) => version.clone(),
+                        });
                         state.last_answer = Some(true);
                         state.nack = None;
                     }
                     state.answered = true;
                 }
-                // An answer to an older response: Envoy will ask again for the latest.
-                _ => return Ok(()),
+                // A state-of-the-world answer to an older response: Envoy will ask again
+                // for the latest.
+                _ if matches!(self.out, Outbound::Sotw(_)) => return Ok(()),
+                _ => {}
             }
         }
-        let mut names = request.resource_names;
-        names.sort();
-        if !state.subscribed || names != state.names {
-            state.resend = true;
+        match self.out {
+            Outbound::Sotw(_) => state.subscribe_all(std::mem::take(&mut request.names)),
+            Outbound::Delta(_) => state.subscribe_delta(&mut request),
         }
         state.subscribed = true;
-        state.names = names;
         Ok(())
     }
 
     /// Translates again if the store moved, and sends every subscribed type whose version
     /// differs from what Envoy has, in make-before-break order.
-    async fn push(
-        &mut self,
-    ) -> Result<(), mpsc::error::SendError<Result<DiscoveryResponse, Status>>> {
+    async fn push(&mut self) -> Result<(), Closed> {
         let Some(proxy) = self.proxy.clone() else {
             return Ok(());
         };
@@ -703,10 +845,18 @@ impl Stream {
             if !state.subscribed {
                 continue;
             }
-            let payload = select(resources, type_url, &state.names);
-            let version = version_of(&payload);
+            let payload = select(resources, type_url, |name| state.wants(name));
+            let version = version_of(payload.iter().map(|(_, any)| any));
             let current = state.sent.as_ref().map(|(v, _)| v.as_str());
-            if current == Some(version.as_str()) && !state.resend {
+            let delta = match &self.out {
+                Outbound::Sotw(_) => None,
+                Outbound::Delta(_) => Some(changes(state, &payload)),
+            };
+            let unchanged = match &delta {
+                None => current == Some(version.as_str()),
+                Some((changed, removed)) => changed.is_empty() && removed.is_empty(),
+            };
+            if unchanged && !state.resend {
                 held |= state.waiting() && matches!(type_url, CLUSTERS | ENDPOINTS);
                 continue;
             }
@@ -725,14 +875,46 @@ impl Stream {
             if matches!(type_url, CLUSTERS | ENDPOINTS) {
                 held = true;
             }
-            let response = DiscoveryResponse {
-                version_info: version,
-                resources: payload,
-                type_url: type_url.to_string(),
-                nonce,
-                ..Default::default()
-            };
-            self.tx.send(Ok(response)).await?;
+            match &self.out {
+                Outbound::Sotw(tx) => {
+                    let response = DiscoveryResponse {
+                        version_info: version,
+                        resources: payload.into_iter().map(|(_, any)| any).collect(),
+                        type_url: type_url.to_string(),
+                        nonce,
+                        ..Default::default()
+                    };
+                    tx.send(Ok(response)).await.map_err(|_| Closed)?;
+                }
+                Outbound::Delta(tx) => {
+                    let (changed, removed) = delta.unwrap_or_default();
+                    for name in &removed {
+                        state.known.remove(name);
+                    }
+                    state.must_send.clear();
+                    let resources = changed
+                        .into_iter()
+                        .map(|(name, resource_version, any)| {
+                            state.known.insert(name.clone(), resource_version.clone());
+                            Resource {
+                                name,
+                                version: resource_version,
+                                resource: Some(any),
+                                ..Default::default()
+                            }
+                        })
+                        .collect();
+                    let response = DeltaDiscoveryResponse {
+                        system_version_info: version,
+                        resources,
+                        type_url: type_url.to_string(),
+                        removed_resources: removed,
+                        nonce,
+                        ..Default::default()
+                    };
+                    tx.send(Ok(response)).await.map_err(|_| Closed)?;
+                }
+            }
         }
         Ok(())
     }
@@ -761,32 +943,60 @@ impl Stream {
     }
 }
 
-/// The resources of one type, those named when names are given.
-fn select(resources: &Resources, type_url: &str, names: &[String]) -> Vec<Any> {
-    fn pick<T: Typed>(items: &[T], name: impl Fn(&T) -> &str, names: &[String]) -> Vec<Any> {
+/// The resources of one type that `wanted` names, with their names.
+fn select(
+    resources: &Resources,
+    type_url: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<(String, Any)> {
+    fn pick<T: Typed>(
+        items: &[T],
+        name: impl Fn(&T) -> &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Vec<(String, Any)> {
         items
             .iter()
-            .filter(|item| {
-                names.is_empty()
-                    || names
-                        .binary_search_by(|n| n.as_str().cmp(name(item)))
-                        .is_ok()
-            })
-            .map(Typed::to_any)
+            .filter(|item| wanted(name(item)))
+            .map(|item| (name(item).to_owned(), item.to_any()))
             .collect()
     }
     match type_url {
-        CLUSTERS => pick(&resources.clusters, |c| &c.name, names),
-        ENDPOINTS => pick(&resources.endpoints, |e| &e.cluster_name, names),
-        LISTENERS => pick(&resources.listeners, |l| &l.name, names),
-        ROUTES => pick(&resources.routes, |r| &r.name, names),
+        CLUSTERS => pick(&resources.clusters, |c| &c.name, wanted),
+        ENDPOINTS => pick(&resources.endpoints, |e| &e.cluster_name, wanted),
+        LISTENERS => pick(&resources.listeners, |l| &l.name, wanted),
+        ROUTES => pick(&resources.routes, |r| &r.name, wanted),
         _ => Vec::new(),
     }
 }
 
+/// What an incremental stream must send of `payload`: the resources Envoy does not have at
+/// their version (or subscribed to again), each with its version, and the names Envoy has
+/// that are gone.
+fn changes(
+    state: &TypeState,
+    payload: &[(String, Any)],
+) -> (Vec<(String, String, Any)>, Vec<String>) {
+    let changed = payload
+        .iter()
+        .filter_map(|(name, any)| {
+            let version = version_of(std::iter::once(any));
+            let fresh = state.known.get(name) != Some(&version) || state.must_send.contains(name);
+            fresh.then(|| (name.clone(), version, any.clone()))
+        })
+        .collect();
+    let mut removed: Vec<String> = state
+        .known
+        .keys()
+        .filter(|name| !payload.iter().any(|(n, _)| n == *name))
+        .cloned()
+        .collect();
+    removed.sort();
+    (changed, removed)
+}
+
 /// A digest of the resources: the same configuration has the same version on every replica
 /// and after a restart, so a reconnecting proxy that is up to date gets nothing new.
-fn version_of(resources: &[Any]) -> String {
+fn version_of<'a>(resources: impl IntoIterator<Item = &'a Any>) -> String {
     let mut hash = Sha256::new();
     for r in resources {
         hash.update(r.type_url.as_bytes());

@@ -22,7 +22,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
-use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
 use envoy_types::pb::google::rpc::Status as RpcStatus;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
@@ -518,6 +520,76 @@ impl Fake {
     }
 }
 
+/// A fake Envoy on the incremental (delta) wire.
+struct DeltaFake {
+    tx: tokio::sync::mpsc::Sender<DeltaDiscoveryRequest>,
+    rx: tonic::Streaming<DeltaDiscoveryResponse>,
+}
+
+impl DeltaFake {
+    /// Opens a stream and subscribes to every cluster, saying it already has `known`.
+    async fn connect(address: &str, node_id: &str, known: &[(&str, &str)]) -> DeltaFake {
+        let channel = tonic::transport::Channel::from_shared(address.to_owned())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = AggregatedDiscoveryServiceClient::new(channel);
+        let (tx, requests) = tokio::sync::mpsc::channel(8);
+        tx.send(DeltaDiscoveryRequest {
+            node: Some(Node {
+                id: node_id.to_owned(),
+                ..Default::default()
+            }),
+            type_url: CDS.to_owned(),
+            initial_resource_versions: known
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let rx = client
+            .delta_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(requests))
+            .await
+            .unwrap()
+            .into_inner();
+        DeltaFake { tx, rx }
+    }
+
+    async fn ack(&self, response: &DeltaDiscoveryResponse) {
+        self.tx
+            .send(DeltaDiscoveryRequest {
+                type_url: response.type_url.clone(),
+                response_nonce: response.nonce.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn next(&mut self) -> DeltaDiscoveryResponse {
+        tokio::time::timeout(Duration::from_secs(10), self.rx.message())
+            .await
+            .expect("a response within 10 s")
+            .unwrap()
+            .unwrap()
+    }
+}
+
+/// The names of a delta response's resources, and the names it removes.
+fn delta_names(response: &DeltaDiscoveryResponse) -> (Vec<&str>, Vec<&str>) {
+    (
+        response.resources.iter().map(|r| r.name.as_str()).collect(),
+        response
+            .removed_resources
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    )
+}
+
 /// Polls `/v1/proxies` until `ready` holds (or fails after 10 s).
 async fn proxies_until(server: &Server, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -615,6 +687,7 @@ async fn proxies_show_versions_acks_nacks_and_unknown_resources() {
             "kind": "virtualNode",
             "name": "a",
             "arn": "arn:aws:appmesh:us-east-1:123456789012:mesh/apps/virtualNode/a",
+            "apiType": "GRPC",
             "status": "SERVING",
             "statusMessage": null,
         })
@@ -695,4 +768,83 @@ async fn proxies_show_versions_acks_nacks_and_unknown_resources() {
             .value("appmesh_xds_connected_proxies", &[]),
         2.0
     );
+}
+
+/// The incremental wire sends a resource only when its own version moves, names the ones
+/// that went, and after a reconnection sends only what differs from what the proxy says it
+/// has.
+#[tokio::test]
+async fn delta_streams_send_what_changed_and_name_what_went() {
+    let server = Server::new(true);
+    server
+        .put("/v20190125/meshes", json!({"meshName": "apps"}))
+        .await;
+    let node = |ports: &[u16]| {
+        json!({
+            "listeners": ports.iter().map(|p| json!({"portMapping": {"port": p, "protocol": "http"}})).collect::<Vec<_>>(),
+            "serviceDiscovery": {"dns": {"hostname": "127.0.0.1"}}})
+    };
+    server
+        .put(
+            "/v20190125/meshes/apps/virtualNodes",
+            json!({"virtualNodeName": "a", "spec": node(&[8080])}),
+        )
+        .await;
+    let address = server.start_xds().await;
+    let (c8080, c9090) = (
+        "cds_ingress_apps_a_http_8080",
+        "cds_ingress_apps_a_http_9090",
+    );
+
+    let mut envoy = DeltaFake::connect(&address, "mesh/apps/virtualNode/a", &[]).await;
+    let first = envoy.next().await;
+    assert_eq!(delta_names(&first), (vec![c8080], vec![]));
+    assert!(!first.system_version_info.is_empty());
+    envoy.ack(&first).await;
+
+    // A second listener: only its cluster is sent.
+    server
+        .put(
+            "/v20190125/meshes/apps/virtualNodes/a",
+            json!({"spec": node(&[8080, 9090])}),
+        )
+        .await;
+    let added = envoy.next().await;
+    assert_eq!(delta_names(&added), (vec![c9090], vec![]));
+    assert_ne!(added.system_version_info, first.system_version_info);
+    envoy.ack(&added).await;
+
+    // The first listener goes: its cluster is removed by name, nothing is sent again.
+    server
+        .put(
+            "/v20190125/meshes/apps/virtualNodes/a",
+            json!({"spec": node(&[9090])}),
+        )
+        .await;
+    let removed = envoy.next().await;
+    assert_eq!(delta_names(&removed), (vec![], vec![c8080]));
+    envoy.ack(&removed).await;
+    let proxies = proxies_until(&server, |p| {
+        p.len() == 1 && p[0]["types"]["CDS"]["versionAcked"] == json!(removed.system_version_info)
+    })
+    .await;
+    assert_eq!(proxies[0]["apiType"], "DELTA_GRPC");
+    assert_eq!(proxies[0]["types"]["CDS"]["pushes"], 3);
+    drop(envoy);
+
+    // Reconnected, saying what it has: the current cluster at its version is not sent
+    // again, one it still holds from before is removed.
+    let v9090 = added.resources[0].version.clone();
+    let mut again = DeltaFake::connect(
+        &address,
+        "mesh/apps/virtualNode/a",
+        &[(c9090, &v9090), (c8080, "old")],
+    )
+    .await;
+    let resync = again.next().await;
+    assert_eq!(delta_names(&resync), (vec![], vec![c8080]));
+    // Claiming an outdated version gets the cluster.
+    let mut stale =
+        DeltaFake::connect(&address, "mesh/apps/virtualNode/a", &[(c9090, "old")]).await;
+    assert_eq!(delta_names(&stale.next().await), (vec![c9090], vec![]));
 }

@@ -53,6 +53,16 @@ def server(start_server) -> ControlPlane:
 
 
 @pytest.fixture
+def xds_server(start_server) -> ControlPlane:
+    """A fresh server that also serves Envoy over ADS on TCP (``--insecure-dev``):
+    ``xds_server.xds_address`` is ``127.0.0.1:PORT`` from its ``xds listening on`` line."""
+    cp = start_server(extra_args=["--insecure-dev", "--xds-listen", "127.0.0.1:0"])
+    line = cp.stdout_line("xds listening on ")
+    cp.xds_address = line.removeprefix("xds listening on ")
+    return cp
+
+
+@pytest.fixture
 def endpoint(server: ControlPlane) -> str:
     """``http://127.0.0.1:PORT`` of the fresh server."""
     return server.endpoint

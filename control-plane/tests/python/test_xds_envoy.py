@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from e2e_support import ControlPlane, make_client
+from e2e_support import http_request, make_client
 from envoy_support import Envoy, Upstream, bootstrap, free_port, requires_envoy, send, split
 
 MESH = "apps"
@@ -67,14 +67,6 @@ def _create_canary(client, b: Upstream, b2: Upstream, weights: tuple[int, int],
         virtualServiceName=VS_B,
         spec={"provider": {"virtualRouter": {"virtualRouterName": "serviceB"}}},
     )
-
-
-@pytest.fixture
-def xds_server(start_server) -> ControlPlane:
-    cp = start_server(extra_args=["--insecure-dev", "--xds-listen", "127.0.0.1:0"])
-    line = cp.stdout_line("xds listening on ")
-    cp.xds_address = line.removeprefix("xds listening on ")
-    return cp
 
 
 def _wait_nodes_listener(envoy: Envoy, name: str) -> None:
@@ -180,7 +172,8 @@ def test_a_proxy_that_connects_first_is_served_once_its_node_exists(xds_server):
             assert envoy.nacks() == 0, envoy.nack_stats()
 
 
-def test_proxies_keep_serving_while_the_control_plane_restarts(start_server, tmp_path):
+@pytest.mark.parametrize("api_type", ["GRPC", "DELTA_GRPC"])
+def test_proxies_keep_serving_while_the_control_plane_restarts(start_server, tmp_path, api_type):
     data = tmp_path / "data"
     data.mkdir()
     xds_port = free_port()
@@ -192,7 +185,8 @@ def test_proxies_keep_serving_while_the_control_plane_restarts(start_server, tmp
         client.create_virtual_node(meshName=MESH, virtualNodeName="client", spec={"backends": [
             {"virtualService": {"virtualServiceName": VS_B}}]})
         egress = free_port()
-        config = bootstrap(f"mesh/{MESH}/virtualNode/client", f"127.0.0.1:{xds_port}", free_port(), egress)
+        config = bootstrap(f"mesh/{MESH}/virtualNode/client", f"127.0.0.1:{xds_port}", free_port(), egress,
+                           api_type=api_type)
         with Envoy(config) as envoy:
             _wait_nodes_listener(envoy, f"lds_egress_0.0.0.0_{egress}")
             assert split(egress, VS_B, 50) == {"serviceB": 50}
@@ -214,6 +208,50 @@ def test_proxies_keep_serving_while_the_control_plane_restarts(start_server, tmp
             while time.monotonic() < deadline and split(egress, VS_B, 10) != {"serviceBv2": 10}:
                 time.sleep(0.05)
             assert split(egress, VS_B, 50) == {"serviceBv2": 50}
+            assert envoy.nacks() == 0, envoy.nack_stats()
+
+
+def test_an_incremental_proxy_gets_what_changed_and_drops_what_went(xds_server):
+    """Envoy on the incremental (delta) ADS wire: configured as on the state-of-the-world
+    wire, a route change pushes routes only, and a backend taken away removes its clusters."""
+    cp = xds_server
+    client = make_client(cp.endpoint)
+    with Upstream("serviceB") as b, Upstream("serviceBv2") as b2:
+        _create_canary(client, b, b2, (100, 0), egress_filter="DROP_ALL")
+        backends = {"backends": [{"virtualService": {"virtualServiceName": VS_B}}]}
+        client.create_virtual_node(meshName=MESH, virtualNodeName="client", spec=backends)
+        egress = free_port()
+        config = bootstrap(f"mesh/{MESH}/virtualNode/client", cp.xds_address, free_port(), egress,
+                           api_type="DELTA_GRPC")
+        with Envoy(config) as envoy:
+            _wait_nodes_listener(envoy, f"lds_egress_0.0.0.0_{egress}")
+            assert split(egress, VS_B, 50) == {"serviceB": 50}
+            clusters = {c["cluster"]["name"]: c["version_info"]
+                        for c in envoy.config_dump("dynamic_active_clusters")["configs"]}
+            b_cluster = f"cds_egress_{MESH}_serviceB_http_{b.port}"
+            assert b_cluster in clusters, clusters
+            # Each cluster carries its own version, not one for the whole type.
+            assert len(set(clusters.values())) == len(clusters), clusters
+
+            def pushes() -> dict[str, int]:
+                (proxy,) = http_request(cp.endpoint, "GET", "/v1/proxies", sign=None).json()["proxies"]
+                assert proxy["apiType"] == "DELTA_GRPC", proxy
+                return {short: t["pushes"] for short, t in proxy["types"].items()}
+
+            before = pushes()
+            client.update_route(
+                meshName=MESH, virtualRouterName="serviceB", routeName="serviceB-route", spec=_route(0, 100)
+            )
+            envoy.wait_for(lambda: split(egress, VS_B, 10) == {"serviceBv2": 10}, timeout=10,
+                           what="the switch to serviceBv2")
+            after = pushes()
+            assert after["RDS"] == before["RDS"] + 1, (before, after)
+            assert after["CDS"] == before["CDS"] and after["LDS"] == before["LDS"], (before, after)
+
+            client.update_virtual_node(meshName=MESH, virtualNodeName="client", spec={})
+            envoy.wait_for(lambda: b_cluster not in envoy.cluster_names(), timeout=10,
+                           what=f"{b_cluster} removed")
+            assert send(egress, "/", host=VS_B)[0] == 404
             assert envoy.nacks() == 0, envoy.nack_stats()
 
 

@@ -19,14 +19,6 @@ TYPES = ("CDS", "EDS", "LDS", "RDS")
 pytestmark = requires_envoy
 
 
-@pytest.fixture
-def xds_server(start_server) -> ControlPlane:
-    cp = start_server(extra_args=["--insecure-dev", "--xds-listen", "127.0.0.1:0"])
-    line = cp.stdout_line("xds listening on ")
-    cp.xds_address = line.removeprefix("xds listening on ")
-    return cp
-
-
 def _proxies(cp: ControlPlane) -> list[dict]:
     answer = http_request(cp.endpoint, "GET", "/v1/proxies", sign=None)
     assert answer.status == 200, answer
