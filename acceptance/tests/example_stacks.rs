@@ -387,6 +387,7 @@ fn examples_are_formatted_and_valid() {
     }
     for expected in [
         "scenarios/canary",
+        "scenarios/canary-envoy",
         "scenarios/ingress-gateway",
         "scenarios/multi-listener",
         "scenarios/mutual-tls",
