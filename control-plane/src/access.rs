@@ -428,10 +428,11 @@ pub struct AccessHandle {
     current: RwLock<(Arc<Access>, Option<Stamp>)>,
 }
 
-/// What identifies a version of the file on disk.
-type Stamp = (SystemTime, u64);
+/// What identifies a version of a file on disk.
+pub(crate) type Stamp = (SystemTime, u64);
 
-fn stamp(path: &Path) -> Option<Stamp> {
+/// The modification time and size of `path`, if it can be read.
+pub(crate) fn stamp(path: &Path) -> Option<Stamp> {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
 }

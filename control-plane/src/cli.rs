@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::access::{Access, AccessHandle};
 use crate::audit::AuditLog;
+use crate::cloud_map::CloudMapFile;
 use crate::config::{ConfigFile, Quotas, Settings};
 use crate::gate::Gate;
 use crate::service::Service;
@@ -99,6 +100,12 @@ pub struct ServeArgs {
     /// TCP address needs --insecure-dev; a Unix socket is protected by its file permissions.
     #[arg(long, env = "APPMESH_XDS_LISTEN", value_name = "ADDRESS")]
     pub xds_listen: Option<XdsAddress>,
+    /// The Cloud Map instances to send as endpoints of virtual nodes discovered through
+    /// `awsCloudMap` (AWS Cloud Map is gone): a JSON file shaped like
+    /// `aws servicediscovery discover-instances` output, `{"Instances": [...]}`. Reloaded
+    /// on SIGHUP and when it changes.
+    #[arg(long, env = "APPMESH_CLOUD_MAP_FILE", value_name = "FILE")]
+    pub cloud_map_file: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, env = "APPMESH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -242,6 +249,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .audit(audit.clone())
         .sts_key(sts_key);
     let service = Service::new(store, settings.clone(), access.clone());
+    let cloud_map = Arc::new(match &args.cloud_map_file {
+        Some(path) => CloudMapFile::open(path)?,
+        None => CloudMapFile::none(),
+    });
     if matches!(args.xds_listen, Some(XdsAddress::Tcp(_))) && !args.insecure_dev {
         anyhow::bail!(
             "--xds-listen on a TCP address serves every mesh's proxy configuration to anyone who can reach it: proxies are not authenticated yet. Use a Unix socket (--xds-listen unix:///path), or --insecure-dev on a development machine"
@@ -265,7 +276,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // after it must not find the default action (terminate) still installed.
         // The same for SIGTERM and SIGINT: a graceful stop right after start.
         let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-        tokio::spawn(watch_files(access, audit, hup));
+        tokio::spawn(watch_files(access, audit, cloud_map.clone(), hup));
         let stop = shutdown_signal();
         let (stopping, stopped) = tokio::sync::watch::channel(false);
         let stop = async move {
@@ -273,7 +284,16 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let _ = stopping.send(true);
         };
         let xds = match &args.xds_listen {
-            Some(address) => Some(start_xds(address, service.clone(), stopped, telemetry).await?),
+            Some(address) => Some(
+                start_xds(
+                    address,
+                    service.clone(),
+                    stopped,
+                    telemetry,
+                    cloud_map.subscribe(),
+                )
+                .await?,
+            ),
             None => None,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -306,6 +326,7 @@ async fn start_xds(
     service: Service,
     stopped: tokio::sync::watch::Receiver<bool>,
     telemetry: crate::metrics::Telemetry,
+    cloud_map: tokio::sync::watch::Receiver<crate::cloud_map::Generation>,
 ) -> anyhow::Result<(String, tokio::task::JoinHandle<anyhow::Result<()>>)> {
     let mut until = stopped.clone();
     let shutdown = async move {
@@ -314,7 +335,9 @@ async fn start_xds(
     let server = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
-        .add_service(crate::xds::Xds::server(service, stopped, telemetry));
+        .add_service(crate::xds::Xds::server(
+            service, stopped, telemetry, cloud_map,
+        ));
     let (shown, task) = match address {
         XdsAddress::Tcp(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -341,7 +364,7 @@ async fn start_xds(
             )
         }
     };
-    tracing::info!(address = %shown, "serving xDS (ADS, state of the world) to Envoy proxies");
+    tracing::info!(address = %shown, "serving xDS (ADS, state of the world and incremental) to Envoy proxies");
     Ok((shown, task))
 }
 
@@ -369,11 +392,12 @@ where
     })
 }
 
-/// Reloads the access file and reopens the audit log on SIGHUP, and checks both once a
-/// second for changes made without one.
+/// Reloads the access file and the Cloud Map file and reopens the audit log on SIGHUP, and
+/// checks all three once a second for changes made without one.
 async fn watch_files(
     access: Arc<AccessHandle>,
     audit: Option<Arc<AuditLog>>,
+    cloud_map: Arc<CloudMapFile>,
     mut hup: Option<tokio::signal::unix::Signal>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -381,13 +405,14 @@ async fn watch_files(
         let forced = tokio::select! {
             _ = tick.tick() => false,
             Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
-                tracing::info!("SIGHUP: reloading the access file and reopening the audit log");
+                tracing::info!("SIGHUP: reloading the access and Cloud Map files and reopening the audit log");
                 true
             }
         };
-        let (access, audit) = (access.clone(), audit.clone());
+        let (access, audit, cloud_map) = (access.clone(), audit.clone(), cloud_map.clone());
         let _ = tokio::task::spawn_blocking(move || {
             access.reload(forced);
+            cloud_map.reload(forced);
             if let Some(log) = audit {
                 log.reopen(forced);
             }

@@ -8,7 +8,8 @@
 //! - [`access`], [`sigv4`], [`policy`], [`gate`], [`audit`]: who may call (the operator's
 //!   access file), signature checks, IAM-style policies, the per-request gate (request ids,
 //!   body limit, authentication, rate limits) and the CloudTrail-shaped audit log.
-//! - [`xds`]: the ADS server Envoy proxies get their configuration from.
+//! - [`xds`]: the ADS server Envoy proxies get their configuration from, and [`cloud_map`]
+//!   the instances it sends for nodes discovered through Cloud Map.
 //! - [`metrics`]: request and xDS metrics (`GET /metrics`) and the operator's view of the
 //!   connected proxies (`GET /v1/proxies`).
 //! - [`cli`]: the `appmesh-control-plane serve` command.
@@ -20,6 +21,7 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod cloud_map;
 pub mod config;
 pub mod error;
 pub mod gate;

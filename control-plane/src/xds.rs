@@ -30,7 +30,7 @@ use std::time::SystemTime;
 
 use appmesh_model::{Kind, Path, ResourceKey, Spec};
 use appmesh_xds::envoy::Typed;
-use appmesh_xds::{MeshSnapshot, Proxy, Resources};
+use appmesh_xds::{CloudMap, MeshSnapshot, Proxy, Resources};
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
@@ -49,6 +49,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::cloud_map::Generation;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, Telemetry};
 use crate::service::Service;
@@ -76,16 +77,17 @@ pub struct Xds(Arc<Shared>);
 /// What every stream shares.
 struct Shared {
     service: Service,
+    cloud_map: tokio::sync::watch::Receiver<Generation>,
     snapshots: Mutex<Snapshots>,
     nonces: AtomicU64,
     stopping: tokio::sync::watch::Receiver<bool>,
     telemetry: Telemetry,
 }
 
-/// Mesh snapshots of one revision, by (account, mesh).
+/// Mesh snapshots of one revision and Cloud Map generation, by (account, mesh).
 #[derive(Default)]
 struct Snapshots {
-    revision: u64,
+    at: At,
     meshes: HashMap<(String, String), Arc<Option<MeshSnapshot>>>,
 }
 
@@ -238,14 +240,17 @@ impl Xds {
     /// The gRPC service over the control plane's store. Every stream ends when `stopping`
     /// turns true: ADS streams never finish on their own, and a graceful shutdown waits for
     /// open streams.
-    /// Streams record themselves in `telemetry`.
+    /// Streams record themselves in `telemetry`. Nodes discovered through Cloud Map get the
+    /// endpoints of `cloud_map`'s instances, and new ones with each new generation.
     pub fn server(
         service: Service,
         stopping: tokio::sync::watch::Receiver<bool>,
         telemetry: Telemetry,
+        cloud_map: tokio::sync::watch::Receiver<Generation>,
     ) -> AggregatedDiscoveryServiceServer<Xds> {
         AggregatedDiscoveryServiceServer::new(Xds(Arc::new(Shared {
             service,
+            cloud_map,
             snapshots: Mutex::default(),
             nonces: AtomicU64::new(0),
             stopping,
@@ -255,16 +260,28 @@ impl Xds {
 }
 
 impl Shared {
-    /// The mesh `mesh` of account `space` at the store's current revision, loaded once per
-    /// revision whichever stream asks first; `None` when it does not exist.
-    async fn mesh(&self, space: &str, mesh: &str) -> Result<Arc<Option<MeshSnapshot>>, ApiError> {
-        let revision = self.service.revision();
+    /// Where the inputs are now: the store's revision and the Cloud Map generation.
+    fn at(&self) -> At {
+        At {
+            revision: self.service.revision(),
+            cloud_map: self.cloud_map.borrow().0,
+        }
+    }
+
+    /// The mesh `mesh` of account `space` as of `at`, loaded once whichever stream asks
+    /// first; `None` when it does not exist.
+    async fn mesh(
+        &self,
+        space: &str,
+        mesh: &str,
+        at: At,
+    ) -> Result<Arc<Option<MeshSnapshot>>, ApiError> {
         let key = (space.to_string(), mesh.to_string());
         {
             let mut cached = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
-            if cached.revision != revision {
+            if cached.at != at {
                 *cached = Snapshots {
-                    revision,
+                    at,
                     meshes: HashMap::new(),
                 };
             }
@@ -274,12 +291,15 @@ impl Shared {
         }
         let store = self.service.store().clone();
         let (space_owned, mesh_owned) = key.clone();
-        let loaded = tokio::task::spawn_blocking(move || load(&*store, &space_owned, &mesh_owned))
-            .await
-            .map_err(|e| ApiError::internal(format!("loading a mesh snapshot: {e}")))??;
+        let cloud_map = self.cloud_map.borrow().1.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            load(&*store, &space_owned, &mesh_owned, cloud_map)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("loading a mesh snapshot: {e}")))??;
         let loaded = Arc::new(loaded);
         let mut cached = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
-        if cached.revision == revision {
+        if cached.at == at {
             cached.meshes.insert(key, loaded.clone());
         }
         Ok(loaded)
@@ -290,11 +310,19 @@ impl Shared {
     }
 }
 
+/// What a translation was made from: the store's revision and the Cloud Map generation.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct At {
+    revision: u64,
+    cloud_map: u64,
+}
+
 /// Reads one mesh and everything in it from one snapshot of the store.
 fn load(
     store: &dyn crate::store::Store,
     space: &str,
     mesh: &str,
+    cloud_map: Arc<CloudMap>,
 ) -> Result<Option<MeshSnapshot>, ApiError> {
     let mut out = None;
     store.read(&mut |txn| {
@@ -352,6 +380,7 @@ fn load(
             routes,
             virtual_gateways,
             gateway_routes,
+            cloud_map: cloud_map.clone(),
         };
         out = Some(snapshot);
         Ok(())
@@ -602,8 +631,8 @@ struct Stream {
     out: Outbound,
     proxy: Option<Proxy>,
     types: HashMap<&'static str, TypeState>,
-    /// The proxy's resources and the revision they were translated at.
-    resources: Option<(u64, Resources)>,
+    /// The proxy's resources and what they were translated from.
+    resources: Option<(At, Resources)>,
     /// Why the proxy is not served, when it is not (logged once per reason): the status
     /// the operator view shows, and the message.
     unserved: Option<(&'static str, String)>,
@@ -707,6 +736,7 @@ impl Stream {
 
     async fn run(mut self, mut inbound: Inbound) {
         let mut feed = self.xds.service.store().feed().subscribe();
+        let mut cloud_map = self.xds.cloud_map.clone();
         let mut stopping = self.xds.stopping.clone();
         loop {
             tokio::select! {
@@ -726,6 +756,9 @@ impl Stream {
                     }
                     tokio::time::sleep(DEBOUNCE).await;
                     feed.borrow_and_update();
+                }
+                Ok(()) = cloud_map.changed() => {
+                    cloud_map.borrow_and_update();
                 }
             }
             let pushed = self.push().await;
@@ -814,14 +847,14 @@ impl Stream {
         let Some(proxy) = self.proxy.clone() else {
             return Ok(());
         };
-        let revision = self.xds.service.revision();
-        if self.resources.as_ref().is_none_or(|(r, _)| *r != revision) {
-            match self.translate(&proxy).await {
+        let at = self.xds.at();
+        if self.resources.as_ref().is_none_or(|(a, _)| *a != at) {
+            match self.translate(&proxy, at).await {
                 Ok(resources) => {
                     if self.unserved.take().is_some() {
                         tracing::info!(mesh = %proxy.mesh, resource = %proxy.name, "the proxy's resource exists now; serving it");
                     }
-                    self.resources = Some((revision, resources));
+                    self.resources = Some((at, resources));
                 }
                 Err((status, why)) => {
                     if self.unserved.as_ref().map(|(_, w)| w) != Some(&why) {
@@ -921,12 +954,12 @@ impl Stream {
 
     /// The proxy's resources, or why it has none: the operator view's status and the
     /// message.
-    async fn translate(&self, proxy: &Proxy) -> Result<Resources, (&'static str, String)> {
+    async fn translate(&self, proxy: &Proxy, at: At) -> Result<Resources, (&'static str, String)> {
         let settings = self.xds.service.settings();
         let space = proxy.account.as_deref().unwrap_or(&settings.account_id);
         let mesh = self
             .xds
-            .mesh(space, &proxy.mesh)
+            .mesh(space, &proxy.mesh, at)
             .await
             .map_err(|e| ("ERROR", format!("reading the mesh: {}", e.message)))?;
         let unserved = |e: appmesh_xds::Unserved| {

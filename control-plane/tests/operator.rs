@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use appmesh_control_plane::access::{Access, AccessHandle};
+use appmesh_control_plane::cloud_map::CloudMapFile;
 use appmesh_control_plane::config::Settings;
 use appmesh_control_plane::gate::Gate;
 use appmesh_control_plane::metrics::Telemetry;
@@ -169,6 +170,7 @@ impl Server {
             self.service.clone(),
             self.stopping.clone(),
             self.telemetry.clone(),
+            CloudMapFile::none().subscribe(),
         ));
         tokio::spawn(
             server.serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),

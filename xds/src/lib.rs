@@ -18,9 +18,11 @@
 //! - [`gateway`]: a virtual gateway's, with its gateway routes.
 //! - [`route`]: App Mesh route matches, retries and timeouts as Envoy routes.
 //! - [`tls`]: listener TLS termination and client-policy TLS origination (mTLS included).
+//! - [`cloud_map`]: the Cloud Map instances the operator lists, as endpoints.
 //! - [`logging`]: file access logs on every connection manager and TCP proxy.
 //! - [`envoy`]: small constructors for the Envoy messages used throughout.
 
+pub mod cloud_map;
 pub mod envoy;
 pub mod gateway;
 pub mod identity;
@@ -31,6 +33,7 @@ pub mod route;
 pub mod tls;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use appmesh_model::gateway_route::GatewayRouteSpec;
 use appmesh_model::mesh::MeshSpec;
@@ -44,6 +47,7 @@ use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 
+pub use cloud_map::CloudMap;
 pub use identity::{Proxy, ProxyKind};
 
 /// One mesh and everything in it, at one revision of the store.
@@ -65,6 +69,9 @@ pub struct MeshSnapshot {
     pub virtual_gateways: BTreeMap<String, VirtualGatewaySpec>,
     /// Gateway routes by gateway, then by name.
     pub gateway_routes: BTreeMap<String, BTreeMap<String, GatewayRouteSpec>>,
+    /// The Cloud Map instances known (the same for every mesh), for nodes discovered
+    /// through `awsCloudMap`.
+    pub cloud_map: Arc<CloudMap>,
 }
 
 /// The Envoy resources of one proxy, each list in name order.
@@ -76,7 +83,7 @@ pub struct Resources {
     pub clusters: Vec<Cluster>,
     /// RDS.
     pub routes: Vec<RouteConfiguration>,
-    /// EDS (clusters whose endpoints the control plane knows; none yet).
+    /// EDS: the endpoints of clusters discovered through Cloud Map.
     pub endpoints: Vec<ClusterLoadAssignment>,
 }
 

@@ -555,8 +555,9 @@ fn egress_cluster(
             c.dns_lookup_family = lookup_family(dns.ip_preference.or(mesh_preference)) as i32;
             c.load_assignment = Some(load_assignment(&name, &dns.hostname, port as u32));
         }
-        Some(ServiceDiscovery::AwsCloudMap(_)) => {
-            // Endpoints come over EDS; AWS Cloud Map is gone, so none are known yet.
+        Some(ServiceDiscovery::AwsCloudMap(m)) => {
+            // Endpoints come over EDS: the instances the operator lists (AWS Cloud Map is
+            // gone) that carry the node's attributes, at the listener's port.
             c.cluster_discovery_type = Some(cluster::ClusterDiscoveryType::Type(
                 cluster::DiscoveryType::Eds as i32,
             ));
@@ -564,13 +565,20 @@ fn egress_cluster(
                 eds_config: Some(envoy::ads()),
                 service_name: String::new(),
             });
-            out.endpoints.insert(
-                name.clone(),
-                ClusterLoadAssignment {
-                    cluster_name: name.clone(),
-                    ..Default::default()
-                },
-            );
+            let wanted: Vec<(String, String)> = m
+                .attributes
+                .iter()
+                .flatten()
+                .map(|a| (a.key.clone(), a.value.clone()))
+                .collect();
+            let preference = m.ip_preference.or(mesh_preference);
+            let hosts: Vec<String> = mesh
+                .cloud_map
+                .discover(&m.namespace_name, &m.service_name, &wanted)
+                .filter_map(|i| i.address(preference))
+                .collect();
+            out.endpoints
+                .insert(name.clone(), endpoints(&name, &hosts, port as u32));
         }
         None => {
             // Nothing to send to: a static cluster without endpoints answers 503.
@@ -640,18 +648,31 @@ pub(crate) fn unlimited_thresholds() -> circuit_breakers::Thresholds {
 }
 
 pub(crate) fn load_assignment(cluster: &str, host: &str, port: u32) -> ClusterLoadAssignment {
+    endpoints(cluster, &[host.to_owned()], port)
+}
+
+/// One locality with an endpoint per host, all on `port`; no locality without hosts.
+fn endpoints(cluster: &str, hosts: &[String], port: u32) -> ClusterLoadAssignment {
+    let lb_endpoints: Vec<LbEndpoint> = hosts
+        .iter()
+        .map(|host| LbEndpoint {
+            host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
+                address: Some(envoy::socket(host, port)),
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+        .collect();
     ClusterLoadAssignment {
         cluster_name: cluster.to_string(),
-        endpoints: vec![LocalityLbEndpoints {
-            lb_endpoints: vec![LbEndpoint {
-                host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
-                    address: Some(envoy::socket(host, port)),
-                    ..Default::default()
-                })),
+        endpoints: if lb_endpoints.is_empty() {
+            Vec::new()
+        } else {
+            vec![LocalityLbEndpoints {
+                lb_endpoints,
                 ..Default::default()
-            }],
-            ..Default::default()
-        }],
+            }]
+        },
         ..Default::default()
     }
 }

@@ -1,5 +1,6 @@
 //! Golden tests of the translation: each directory under `tests/golden/` holds a mesh as the
-//! API takes it (`mesh.json`: the specs of every resource, and the proxy's `node.id`) and the
+//! API takes it (`mesh.json`: the specs of every resource, the proxy's `node.id`, and
+//! optionally `cloudMap`, the Cloud Map instances the control plane is given) and the
 //! Envoy resources that proxy must get (`expected.json`, the proto3 JSON of Envoy's own
 //! `config_dump`).
 //!
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use appmesh_model::{Kind, Path as ApiPath, Spec};
 use appmesh_xds::envoy::Typed;
-use appmesh_xds::{translate, MeshSnapshot, Proxy, Resources};
+use appmesh_xds::{translate, CloudMap, MeshSnapshot, Proxy, Resources};
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use serde_json::{json, Map, Value};
 
@@ -146,6 +147,11 @@ fn load(input: &Value) -> (MeshSnapshot, Proxy) {
             },
         ),
         gateway_routes,
+        cloud_map: std::sync::Arc::new(match input.get("cloudMap") {
+            Some(file) => CloudMap::parse(&file.to_string())
+                .unwrap_or_else(|e| panic!("cloudMap is not a valid instance list: {e}")),
+            None => CloudMap::default(),
+        }),
     };
     let mut proxy = Proxy::from_node_id(input["proxy"]["nodeId"].as_str().expect("proxy.nodeId"))
         .expect("a valid node id");

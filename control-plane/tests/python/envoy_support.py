@@ -640,15 +640,16 @@ def validate_bootstrap(config: Mapping[str, Any], timeout: float = 60.0) -> tupl
 
 
 class Upstream:
-    """An HTTP/1.1 server on 127.0.0.1 (OS-chosen port) answering every request with 200 and
-    ``body`` (default: its name). Records requests (count, paths, headers).
+    """An HTTP/1.1 server on ``host`` (127.0.0.1) and ``port`` (0: OS-chosen) answering every
+    request with 200 and ``body`` (default: its name). Records requests (count, paths, headers).
 
     ``fail_next(n, status=503)`` makes the next ``n`` requests fail; ``delay`` (seconds) holds
     every response back. Note it speaks HTTP/1.1 only (no h2c).
     """
 
     def __init__(self, name: str, body: str | bytes | None = None, delay: float = 0.0,
-                 response_headers: Mapping[str, str] | None = None):
+                 response_headers: Mapping[str, str] | None = None, host: str = "127.0.0.1",
+                 port: int = 0):
         self.name = name
         self.body = (body if body is not None else name)
         if isinstance(self.body, str):
@@ -708,7 +709,8 @@ class Upstream:
             daemon_threads = True
             allow_reuse_address = True
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server((host, port), Handler)
+        self.host = host
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},
@@ -745,7 +747,7 @@ class Upstream:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Upstream {self.name} 127.0.0.1:{self.port} requests={self.requests}>"
+        return f"<Upstream {self.name} {self.host}:{self.port} requests={self.requests}>"
 
 
 # --------------------------------------------------------------------------------------------
