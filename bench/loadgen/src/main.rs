@@ -5,6 +5,9 @@
 //!   fsync; writes docs/benchmarks/control-plane.md.
 //! - `scale`: one mesh grown to 100,000 virtual nodes, latency and memory at each size, and
 //!   the restart time on the full database; writes docs/benchmarks/scale.md.
+//! - `fleet`: the xDS server under 2,000 ADS streams over a mesh of 1,000 services: CPU and
+//!   RSS at rest and during changes, and the time from an API write to the proxies; writes
+//!   docs/benchmarks/fleet.md.
 //! - `ceiling`: the bare hyper server itself (started by `control-plane`).
 //! - `fsync`: just the fsync measurement.
 //!
@@ -19,6 +22,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod ceiling;
 mod client;
+mod fleet;
 mod fsync;
 mod hist;
 mod report;
@@ -40,6 +44,8 @@ enum Cmd {
     ControlPlane(bench::Args),
     /// One mesh grown to 100,000 nodes; writes the Markdown report.
     Scale(scale::Args),
+    /// The xDS server under a simulated fleet of proxies; writes the Markdown report.
+    Fleet(fleet::Args),
     /// Serve the fixed DescribeVirtualNode answer (the loopback ceiling).
     Ceiling {
         /// Address to listen on.
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::ControlPlane(args) => runtime().and_then(|rt| rt.block_on(bench::run(args))),
         Cmd::Scale(args) => runtime().and_then(|rt| rt.block_on(scale::run(args))),
+        Cmd::Fleet(args) => runtime().and_then(|rt| rt.block_on(fleet::run(args))),
         Cmd::Ceiling { listen } => ceiling::serve(listen),
         Cmd::Fsync { dir, count } => fsync::measure(&dir, count).map(|f| {
             println!(

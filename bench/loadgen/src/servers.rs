@@ -188,14 +188,28 @@ pub(crate) fn start_ours(
     node_quota: usize,
     log: &Path,
 ) -> anyhow::Result<Server> {
+    let quota = format!("virtual-nodes-per-mesh={node_quota}");
+    start_ours_with(bin, data_dir, access_file, &[quota], &[], log)
+}
+
+/// Starts our control plane on a free port with these quotas (`NAME=VALUE`) and extra
+/// arguments.
+pub(crate) fn start_ours_with(
+    bin: &Path,
+    data_dir: &Path,
+    access_file: &Path,
+    quotas: &[String],
+    extra: &[String],
+    log: &Path,
+) -> anyhow::Result<Server> {
     let mut cmd = Command::new(bin);
     cmd.arg("serve")
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .arg("--access-file")
         .arg(access_file)
-        .arg("--quota")
-        .arg(format!("virtual-nodes-per-mesh={node_quota}"))
+        .args(quotas.iter().flat_map(|q| ["--quota", q.as_str()]))
+        .args(extra)
         .env("RUST_LOG", "warn");
     spawn_with_ready_line("control plane", cmd, log, Duration::from_secs(120))
 }
