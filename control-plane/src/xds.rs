@@ -84,11 +84,14 @@ struct Shared {
     telemetry: Telemetry,
 }
 
+/// One mesh's snapshot, loaded by the first stream that asks (`None`: no such mesh).
+type SnapshotCell = tokio::sync::OnceCell<Arc<Option<MeshSnapshot>>>;
+
 /// Mesh snapshots of one revision and Cloud Map generation, by (account, mesh).
 #[derive(Default)]
 struct Snapshots {
     at: At,
-    meshes: HashMap<(String, String), Arc<Option<MeshSnapshot>>>,
+    meshes: HashMap<(String, String), Arc<SnapshotCell>>,
 }
 
 /// The proxies connected to this server, for the operator view: each stream owns its entry
@@ -277,7 +280,10 @@ impl Shared {
         at: At,
     ) -> Result<Arc<Option<MeshSnapshot>>, ApiError> {
         let key = (space.to_string(), mesh.to_string());
-        {
+        // One load per mesh and revision however many streams wake for it at once: the
+        // first caller fills the cell, the others wait for it (a fleet of proxies would
+        // otherwise read the whole mesh once each).
+        let cell = {
             let mut cached = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
             if cached.at != at {
                 *cached = Snapshots {
@@ -285,24 +291,23 @@ impl Shared {
                     meshes: HashMap::new(),
                 };
             }
-            if let Some(found) = cached.meshes.get(&key) {
-                return Ok(found.clone());
-            }
-        }
-        let store = self.service.store().clone();
-        let (space_owned, mesh_owned) = key.clone();
-        let cloud_map = self.cloud_map.borrow().1.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            load(&*store, &space_owned, &mesh_owned, cloud_map)
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("loading a mesh snapshot: {e}")))??;
-        let loaded = Arc::new(loaded);
-        let mut cached = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
-        if cached.at == at {
-            cached.meshes.insert(key, loaded.clone());
-        }
-        Ok(loaded)
+            cached.meshes.entry(key.clone()).or_default().clone()
+        };
+        let loaded = cell
+            .get_or_try_init(|| async {
+                let store = self.service.store().clone();
+                let (space, mesh) = key;
+                let cloud_map = self.cloud_map.borrow().1.clone();
+                let loaded =
+                    tokio::task::spawn_blocking(move || load(&*store, &space, &mesh, cloud_map))
+                        .await
+                        .map_err(|e| {
+                            ApiError::internal(format!("loading a mesh snapshot: {e}"))
+                        })??;
+                Ok::<_, ApiError>(Arc::new(loaded))
+            })
+            .await?;
+        Ok(loaded.clone())
     }
 
     fn nonce(&self) -> String {

@@ -463,6 +463,16 @@ async fn metrics_need_no_signature_but_proxies_do() {
     );
 }
 
+/// An ADS client over a new connection to `address`.
+async fn ads_client(address: &str) -> AggregatedDiscoveryServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Channel::from_shared(address.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    AggregatedDiscoveryServiceClient::new(channel)
+}
+
 /// A fake Envoy: one ADS stream, its requests sent by hand.
 struct Fake {
     tx: tokio::sync::mpsc::Sender<DiscoveryRequest>,
@@ -471,12 +481,7 @@ struct Fake {
 
 impl Fake {
     async fn connect(address: &str, node_id: &str, first_type: &str) -> Fake {
-        let channel = tonic::transport::Channel::from_shared(address.to_owned())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut client = AggregatedDiscoveryServiceClient::new(channel);
+        let mut client = ads_client(address).await;
         let (tx, requests) = tokio::sync::mpsc::channel(8);
         tx.send(DiscoveryRequest {
             node: Some(Node {
@@ -531,12 +536,7 @@ struct DeltaFake {
 impl DeltaFake {
     /// Opens a stream and subscribes to every cluster, saying it already has `known`.
     async fn connect(address: &str, node_id: &str, known: &[(&str, &str)]) -> DeltaFake {
-        let channel = tonic::transport::Channel::from_shared(address.to_owned())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut client = AggregatedDiscoveryServiceClient::new(channel);
+        let mut client = ads_client(address).await;
         let (tx, requests) = tokio::sync::mpsc::channel(8);
         tx.send(DeltaDiscoveryRequest {
             node: Some(Node {
