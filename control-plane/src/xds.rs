@@ -1014,18 +1014,22 @@ fn changes(
     state: &TypeState,
     payload: &[(String, Any)],
 ) -> (Vec<(String, String, Any)>, Vec<String>) {
+    let again: std::collections::HashSet<&str> =
+        state.must_send.iter().map(String::as_str).collect();
+    let present: std::collections::HashSet<&str> =
+        payload.iter().map(|(n, _)| n.as_str()).collect();
     let changed = payload
         .iter()
         .filter_map(|(name, any)| {
             let version = version_of(std::iter::once(any));
-            let fresh = state.known.get(name) != Some(&version) || state.must_send.contains(name);
+            let fresh = state.known.get(name) != Some(&version) || again.contains(name.as_str());
             fresh.then(|| (name.clone(), version, any.clone()))
         })
         .collect();
     let mut removed: Vec<String> = state
         .known
         .keys()
-        .filter(|name| !payload.iter().any(|(n, _)| n == *name))
+        .filter(|name| !present.contains(name.as_str()))
         .cloned()
         .collect();
     removed.sort();

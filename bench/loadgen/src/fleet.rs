@@ -11,7 +11,7 @@
 //! proxy); for each, the time from sending the API write to each affected stream's
 //! response, p50/p99/max. Writes docs/benchmarks/fleet.md.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -163,10 +163,6 @@ struct Sample {
 
 fn cores(s: &Sample) -> String {
     format!("{:.2}", s.cpu / s.wall.as_secs_f64().max(1e-9))
-}
-
-fn mib(kib: Option<u64>) -> String {
-    kib.map_or("?".to_owned(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
 }
 
 /// The arrivals after `since`, per stream: the first of each stream, as a latency.
@@ -453,7 +449,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             report::ms(h.quantile(0.99)),
             report::ms(h.max()),
             format!("{:.2} s", sample.cpu),
-            mib(sample.rss_kib),
+            report::mib(sample.rss_kib),
         ]);
     }
     for p in &proxies {
@@ -496,7 +492,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 "mesh built, no stream".into(),
                 "".into(),
                 "".into(),
-                mib(rss_empty),
+                report::mib(rss_empty),
             ],
             vec![
                 format!(
@@ -505,13 +501,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 ),
                 format!("{:.2} s", connect.wall.as_secs_f64()),
                 cores(&connect),
-                mib(connect.rss_kib),
+                report::mib(connect.rss_kib),
             ],
             vec![
                 "at rest".into(),
                 format!("{:.0} s", rest.wall.as_secs_f64()),
                 cores(&rest),
-                mib(rest.rss_kib),
+                report::mib(rest.rss_kib),
             ],
         ],
     ));
@@ -540,14 +536,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         &rows,
     ));
     md.push_str("\nTarget: p99 under one second.\n");
-    write(&args.out, &md)?;
+    std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
     println!("{md}");
     Ok(())
-}
-
-fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
